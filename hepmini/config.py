@@ -1,0 +1,183 @@
+"""One frozen Config, resolved once: defaults < setup.cfg/hepmini.cfg [hepmini] < HEPMINI_* env < flags.
+
+This is the only module that reads os.environ (API keys included); everything else receives a Config.
+"""
+
+import configparser
+import dataclasses
+import difflib
+import os
+from pathlib import Path
+from typing import Mapping, Optional
+
+from hepmini.errors import ConfigError
+
+# API keys per provider, in lookup order (first set wins).
+KEY_VARIABLES = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "cborg": ("CBORG_API_KEY",),
+}
+# Base-URL overrides, as the official SDKs honour them.
+BASE_URL_VARIABLES = {
+    "openai": "OPENAI_BASE_URL",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "gemini": "GEMINI_BASE_URL",
+    "cborg": "CBORG_BASE_URL",
+}
+# Variables generated code may see (the sandbox builds its environment from these, never from keys).
+PASSTHROUGH_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS",
+                         "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
+                         "OPENBLAS_L2_SIZE")
+
+
+class Secrets(dict):
+    """A dict of API keys whose repr and str never show a key."""
+
+    def __repr__(self):
+        return "Secrets(" + ", ".join(f"{k}=<set>" for k in sorted(self) if self[k]) + ")"
+
+    __str__ = __repr__
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every setting hepmini uses, resolved once and passed down explicitly."""
+
+    workdir: Path = Path("work")
+    data_dir: Optional[Path] = None     # holds GamGam/Data and GamGam/MC; None = synthesize into workdir
+    scale: float = 0.25                 # synthetic data size; 1.0 = realistic post-selection yields
+    seed: int = 20200122                # synthetic data seed
+    jobs: int = 1                       # independent steps run in parallel
+    step_timeout: float = 7200.0        # seconds one reference step may run
+    classifier: str = "auto"            # auto | tabpfn | hgb
+    tabpfn_model: str = ""              # staged TabPFN checkpoint file, or a directory holding it
+    tabpfn_estimators: int = 4
+    classifier_max_train: int = 2000    # training events per class and fold (TabPFN is slow on CPU)
+    classifier_folds: int = 2
+    call_log: str = ""                  # JSONL log of LLM calls; "" = WORKDIR/calls.jsonl
+    request_timeout: float = 300.0      # seconds per HTTP attempt
+    call_deadline: float = 900.0        # seconds for one LLM call including retries
+    max_retries: int = 6
+    live: bool = False                  # HEPMINI_LIVE=1 enables tests against real endpoints
+    keys: Secrets = dataclasses.field(default_factory=Secrets, repr=False)
+    base_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    passthrough_env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    tabpfn_cache_dir: str = ""          # TABPFN_MODEL_CACHE_DIR, where tabpfn itself would look
+
+    @property
+    def solution_dir(self) -> Path:
+        """Where the reference outputs live."""
+        return self.workdir / "solution"
+
+    @property
+    def effective_data_dir(self) -> Path:
+        """The data directory the steps read: the user's, or the synthetic one in the workdir."""
+        return self.data_dir if self.data_dir is not None else self.workdir / "data"
+
+    @property
+    def call_log_path(self) -> Path:
+        return Path(self.call_log) if self.call_log else self.workdir / "calls.jsonl"
+
+
+# Keys a user may set from files, HEPMINI_* variables or --set.
+SETTABLE = [f.name for f in dataclasses.fields(Config)
+            if f.name not in ("keys", "base_urls", "passthrough_env", "tabpfn_cache_dir")]
+
+
+def _coerce(name: str, raw):
+    """Convert a string (or value) to the type of Config field `name`."""
+    field = {f.name: f for f in dataclasses.fields(Config)}[name]
+    default = field.default
+    if raw is None or (isinstance(raw, str) and raw == "" and name == "data_dir"):
+        return None if name == "data_dir" else default
+    try:
+        if name in ("workdir", "data_dir"):
+            return Path(os.path.expanduser(str(raw)))
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(text)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name}={raw!r} is not a valid {type(default).__name__}; fix it in "
+                          f"hepmini.cfg, HEPMINI_{name.upper()} or --set") from None
+
+
+def _check_name(name: str, origin: str) -> str:
+    if name not in SETTABLE:
+        hint = difflib.get_close_matches(name, SETTABLE, n=1)
+        more = f" (did you mean {hint[0]}?)" if hint else f"; known: {', '.join(SETTABLE)}"
+        raise ConfigError(f"unknown setting '{name}' in {origin}{more}")
+    return name
+
+
+def _file_settings(cwd: Path) -> dict:
+    settings = {}
+    for name in ("setup.cfg", "hepmini.cfg"):  # later file wins
+        path = cwd / name
+        if not path.is_file():
+            continue
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: cannot parse ({exc.__class__.__name__}); fix the file") from None
+        if parser.has_section("hepmini"):
+            for key, value in parser.items("hepmini"):
+                settings[_check_name(key, str(path))] = value
+    return settings
+
+
+def parse_set(pairs) -> dict:
+    """Parse `--set key=value` pairs into a dict of settings."""
+    out = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise ConfigError(f"--set {pair!r} needs the form key=value")
+        key, value = pair.split("=", 1)
+        out[_check_name(key.strip(), "--set")] = value.strip()
+    return out
+
+
+def resolve(overrides: Optional[Mapping] = None, *, environ: Optional[Mapping] = None,
+            cwd: Optional[Path] = None) -> Config:
+    """Build the Config from defaults, config files, HEPMINI_* variables and `overrides` (flags)."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    raw = _file_settings(cwd)
+    for name in SETTABLE:
+        var = f"HEPMINI_{name.upper()}"
+        if var in environ:
+            raw[name] = environ[var]
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            raw[_check_name(name, "flags")] = value
+    values = {name: _coerce(name, value) for name, value in raw.items()}
+    keys = Secrets()
+    for provider, variables in KEY_VARIABLES.items():
+        for var in variables:
+            if environ.get(var):
+                keys[provider] = environ[var]
+                break
+    base_urls = {p: environ[v] for p, v in BASE_URL_VARIABLES.items() if environ.get(v)}
+    passthrough = {v: environ[v] for v in PASSTHROUGH_VARIABLES if v in environ}
+    cfg = Config(**values, keys=keys, base_urls=base_urls, passthrough_env=passthrough,
+                 tabpfn_cache_dir=environ.get("TABPFN_MODEL_CACHE_DIR", ""))
+    if cfg.jobs < 1:
+        raise ConfigError(f"jobs must be at least 1, not {cfg.jobs}")
+    if cfg.scale <= 0:
+        raise ConfigError(f"scale must be positive, not {cfg.scale}")
+    if cfg.classifier not in ("auto", "tabpfn", "hgb"):
+        raise ConfigError(f"classifier must be auto, tabpfn or hgb, not {cfg.classifier!r}")
+    return cfg

@@ -1,0 +1,116 @@
+"""The exception tree of hepmini: every message says what happened and what to do next."""
+
+
+class HepminiError(Exception):
+    """Root of every error a user can hit; the CLI prints its message on one line and exits non-zero."""
+
+    exit_code = 2
+
+
+class ConfigError(HepminiError):
+    """A configuration value, file or flag is invalid."""
+
+
+class DataError(HepminiError):
+    """Input data is missing, unreadable or not in the expected format."""
+
+
+class MissingData(DataError):
+    """The data directory or an expected ROOT file does not exist."""
+
+
+class BadRootFile(DataError):
+    """A file exists but is not a readable ROOT file of the 2020 GamGam format."""
+
+
+class WrongTree(BadRootFile):
+    """A ROOT file lacks the tree `mini` (for example the 2025 release's `analysis`)."""
+
+
+class MissingBranch(BadRootFile, KeyError):
+    """A needed branch is absent from the tree; the message names the nearest existing ones."""
+
+    def __str__(self):  # KeyError would otherwise quote the message
+        return Exception.__str__(self)
+
+
+class StepError(HepminiError):
+    """A workflow step cannot be planned or did not finish."""
+
+
+class UnknownStep(StepError):
+    """A step name is not declared in steps/."""
+
+
+class MissingInput(StepError):
+    """A step's input file does not exist and no step produces it."""
+
+
+class CycleError(StepError):
+    """The declared steps depend on each other in a cycle."""
+
+
+class StepFailed(StepError):
+    """A step's script exited non-zero or did not write all its outputs."""
+
+
+class WorkdirError(HepminiError):
+    """The work directory cannot be created or written."""
+
+
+class ClassifierError(HepminiError):
+    """The classifier backend cannot be loaded or used."""
+
+
+class ValidationError(HepminiError):
+    """Validation could not be carried out (not a mismatch: a mismatch is a FAIL result)."""
+
+
+# --- provider errors: raised by the LLM clients ------------------------------------------------
+
+
+class ProviderError(HepminiError, IOError):
+    """An LLM provider call failed; carries the provider, HTTP status and the provider's own message."""
+
+    retryable = False
+
+    def __init__(self, message, *, provider="", status=None, provider_message="", attempts=None):
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+        self.provider_message = provider_message
+        self.attempts = attempts or []
+
+
+class AuthError(ProviderError):
+    """The API key is missing, invalid or lacks permission (401/403): set the key and retry."""
+
+
+class BadRequest(ProviderError):
+    """The provider rejected the request (400/404/422): a parameter or model name is wrong."""
+
+
+class RateLimited(ProviderError):
+    """Too many requests (429) and retries are exhausted."""
+
+    retryable = True
+
+
+class QuotaExceeded(ProviderError):
+    """The account's quota or spend limit is exhausted (a 429 that must not be retried)."""
+
+
+class ServerError(ProviderError):
+    """The provider or a proxy failed (5xx, 529) and retries are exhausted."""
+
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    """The call did not finish before its deadline, or could not connect."""
+
+    retryable = True
+
+
+class MalformedResponse(ProviderError):
+    """The provider answered 2xx with a body that is not the documented JSON."""

@@ -1,0 +1,116 @@
+"""Atomic file writes, JSONL appends, hashing and the location of the steps/prompts/reference trees."""
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def tree_dir(name: str) -> Path:
+    """Return the directory `steps`, `prompts` or `reference`, from a checkout or a pip install.
+
+    A checkout has them beside the package; a non-editable install places them inside it
+    (setup.cfg maps them to hepmini.steps, hepmini.prompts and hepmini.reference).
+    """
+    for candidate in (PACKAGE_DIR / name, PACKAGE_DIR.parent / name):
+        if (candidate / "__init__.py").is_file():
+            return candidate
+    raise FileNotFoundError(f"cannot find the {name}/ directory next to {PACKAGE_DIR}; reinstall hepmini")
+
+
+def _tmp_path(path: Path) -> Path:
+    # Same directory as the target, so os.replace is an atomic rename on one filesystem.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write bytes to `path` via a temporary file and rename, so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write text (UTF-8) atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj) -> Path:
+    """Write an object as indented, key-sorted JSON atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_npy_atomic(path, array) -> Path:
+    """Save a numpy array as .npy atomically (never with pickled objects)."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    try:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(array), allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def append_jsonl(path, record: dict) -> None:
+    """Append one JSON record as a single line; one write call, so concurrent appenders do not interleave."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path) -> list:
+    """Read a JSONL file, skipping a torn last line left by a killed writer."""
+    records = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    except FileNotFoundError:
+        pass
+    return records
+
+
+def sha256_file(path, chunk=1 << 20) -> str:
+    """Return the hex SHA-256 of a file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def mtime_ns(path):
+    """Return a file's st_mtime_ns, or None when it does not exist."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,78 @@
+"""Open ATLAS GamGam ROOT files with uproot, refusing wrong trees, missing branches and corrupt files."""
+
+import difflib
+from pathlib import Path
+
+from hepmini.errors import BadRootFile, MissingBranch, MissingData, WrongTree
+
+# The 2025 release (36 fb^-1, GeV, tree `analysis`) looks similar but is a different format.
+RELEASE_2025_TREE = "analysis"
+
+
+def _uproot():
+    try:
+        import uproot
+    except ImportError:  # pragma: no cover - a broken environment
+        raise MissingData("uproot is not installed; run `make venv` or `pip install uproot`") from None
+    return uproot
+
+
+def open_file(path):
+    """Open a ROOT file, turning every low-level failure into a one-line BadRootFile."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingData(f"{path}: no such file; check --data-dir (it must hold GamGam/Data and GamGam/MC)")
+    try:
+        return _uproot().open(path)
+    except Exception as exc:  # uproot raises many types for truncated/garbage files
+        raise BadRootFile(f"{path}: not a readable ROOT file ({_short(exc)}); "
+                          "re-create it with `python -m hepmini data` or download it again") from None
+
+
+def tree_names(handle) -> list:
+    """Names (without cycle) of the TTrees in an open file."""
+    return [k for k, cls in handle.classnames(cycle=False).items() if cls.startswith("TTree")]
+
+
+def open_tree(path, tree: str = "mini", needed=()):
+    """Return the TTree `tree` of file `path`, checking that every branch in `needed` exists."""
+    handle = open_file(path)
+    try:
+        names = tree_names(handle)
+    except Exception as exc:
+        raise BadRootFile(f"{path}: cannot read its directory ({_short(exc)}); the file is corrupt or "
+                          "truncated, re-create or re-download it") from None
+    if tree not in names:
+        if RELEASE_2025_TREE in names:
+            raise WrongTree(f"{path}: tree '{RELEASE_2025_TREE}' is the 2025 ATLAS Open Data release "
+                            f"(GeV, other branch names); hepmini needs the 2020 release with tree '{tree}'")
+        found = ", ".join(repr(n) for n in names) or "no trees"
+        raise WrongTree(f"{path}: no tree '{tree}' (found {found}); pass 2020 ATLAS GamGam files")
+    try:
+        ttree = handle[tree]
+        keys = ttree.keys()
+    except Exception as exc:
+        raise BadRootFile(f"{path}: tree '{tree}' is unreadable ({_short(exc)}); re-create or "
+                          "re-download the file") from None
+    missing = [b for b in needed if b not in keys]
+    if missing:
+        nearest = difflib.get_close_matches(missing[0], keys, n=3)
+        hint = f" (nearest: {', '.join(nearest)})" if nearest else ""
+        raise MissingBranch(f"{path}: tree '{tree}' has no branch '{missing[0]}'{hint}; "
+                            "hepmini needs the 2020 GamGam branch set")
+    return ttree
+
+
+def read_arrays(path, ttree, branches):
+    """Read `branches` as awkward arrays, turning decompression/format failures into BadRootFile."""
+    try:
+        return ttree.arrays(branches, library="ak")
+    except Exception as exc:
+        raise BadRootFile(f"{path}: reading branches failed ({_short(exc)}); the file is corrupt or "
+                          "truncated, re-create or re-download it") from None
+
+
+def _short(exc) -> str:
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

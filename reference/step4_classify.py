@@ -1,0 +1,28 @@
+"""Reference step 4: score every signal and background event with the provided classifier function."""
+
+from pathlib import Path
+
+import numpy as np
+
+from hepmini import config, refscript, stepdefs, tools
+from hepmini.errors import MissingInput
+from hepmini.files import atomic_write_json, save_npy_atomic
+
+rules = stepdefs.rules()
+
+
+def run(data: Path, inputs: Path, out: Path, params: dict) -> None:
+    arrays = []
+    for rel in (rules.SIGNAL_ARRAY, rules.BKGD_ARRAY):
+        if not (inputs / rel).is_file():
+            raise MissingInput(f"{inputs / rel}: missing; run step3 first (`python -m hepmini run step3`)")
+        arrays.append(np.load(inputs / rel, allow_pickle=False))
+    cfg = config.resolve(params)
+    signal_scores, bkgd_scores, info = tools.train_and_score(*arrays, cfg=cfg, return_info=True)
+    save_npy_atomic(out / rules.SIGNAL_SCORES, signal_scores)
+    save_npy_atomic(out / rules.BKGD_SCORES, bkgd_scores)
+    atomic_write_json(out / rules.CLASSIFIER_INFO, info)
+
+
+if __name__ == "__main__":
+    raise SystemExit(refscript.main(run, __doc__))

@@ -27,3 +27,16 @@ def small_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("data")
     synth.generate(out, scale=0.02, seed=7)
     return out
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory):
+    """A tiny complete reference run (synthetic data at scale 0.02, fallback classifier).
+
+    Returns the solution directory; treat it as read-only (copy before changing anything).
+    """
+    work = tmp_path_factory.mktemp("refrun") / "work"
+    proc = run_cli("all", "--workdir", work, "--set", "scale=0.02", "--set", "classifier=hgb",
+                   "--set", "seed=11")
+    assert proc.returncode == 0, proc.stderr
+    return work / "solution"

@@ -26,6 +26,13 @@ BASE_URL_VARIABLES = {
     "gemini": "GEMINI_BASE_URL",
     "cborg": "CBORG_BASE_URL",
 }
+# Named endpoints: an openai-compatible server (vLLM, Ollama, llama.cpp, a LiteLLM proxy) or a proxy's
+# anthropic/gemini route, as a section `[endpoint:NAME]` in setup.cfg/hepmini.cfg with these fields, or as
+# HEPMINI_ENDPOINT_<NAME>=<base url>. Models are then named NAME:model. A section may also override a
+# built-in provider's fields. The key comes from key_env (default <NAME>_API_KEY) and is optional.
+ENDPOINT_FIELDS = ("base_url", "protocol", "key_env", "max_tokens_field")
+ENDPOINT_PROTOCOLS = ("openai", "anthropic", "gemini")
+ENDPOINT_VARIABLE_PREFIX = "HEPMINI_ENDPOINT_"
 # Variables generated code may see (the sandbox builds its environment from these, never from keys).
 PASSTHROUGH_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS",
                          "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
@@ -63,6 +70,7 @@ class Config:
     live: bool = False                  # HEPMINI_LIVE=1 enables tests against real endpoints
     keys: Secrets = dataclasses.field(default_factory=Secrets, repr=False)
     base_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    endpoints: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     passthrough_env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     tabpfn_cache_dir: str = ""          # TABPFN_MODEL_CACHE_DIR, where tabpfn itself would look
 
@@ -83,7 +91,7 @@ class Config:
 
 # Keys a user may set from files, HEPMINI_* variables or --set.
 SETTABLE = [f.name for f in dataclasses.fields(Config)
-            if f.name not in ("keys", "base_urls", "passthrough_env", "tabpfn_cache_dir")]
+            if f.name not in ("keys", "base_urls", "endpoints", "passthrough_env", "tabpfn_cache_dir")]
 
 
 def _coerce(name: str, raw):
@@ -139,6 +147,49 @@ def _file_settings(cwd: Path) -> dict:
     return settings
 
 
+def _endpoint_settings(cwd: Path, environ: Mapping) -> dict:
+    """Named LLM endpoints from `[endpoint:NAME]` sections and HEPMINI_ENDPOINT_<NAME> variables."""
+    endpoints = {}
+    for name in ("setup.cfg", "hepmini.cfg"):  # later file wins, field by field
+        path = cwd / name
+        if not path.is_file():
+            continue
+        parser = configparser.ConfigParser(interpolation=None)  # URLs may hold '%'
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: cannot parse ({exc.__class__.__name__}); fix the file") from None
+        for section in parser.sections():
+            if not section.startswith("endpoint:"):
+                continue
+            fields = endpoints.setdefault(_endpoint_name(section[len("endpoint:"):], str(path)), {})
+            for key, value in parser.items(section):
+                if key not in ENDPOINT_FIELDS:
+                    hint = difflib.get_close_matches(key, ENDPOINT_FIELDS, n=1)
+                    more = f" (did you mean {hint[0]}?)" if hint else f"; known: {', '.join(ENDPOINT_FIELDS)}"
+                    raise ConfigError(f"unknown field '{key}' in [{section}] of {path}{more}")
+                fields[key] = value.strip()
+    for var, value in environ.items():
+        if var.startswith(ENDPOINT_VARIABLE_PREFIX) and value:
+            name = _endpoint_name(var[len(ENDPOINT_VARIABLE_PREFIX):], var)
+            endpoints.setdefault(name, {})["base_url"] = value.strip()
+    for name, fields in endpoints.items():
+        protocol = fields.get("protocol", "openai")  # the default is applied by hepmini.llm
+        if protocol not in ENDPOINT_PROTOCOLS:
+            raise ConfigError(f"endpoint {name}: protocol must be one of {', '.join(ENDPOINT_PROTOCOLS)}, "
+                              f"not {protocol!r}")
+        if name not in KEY_VARIABLES or fields.get("key_env"):
+            fields.setdefault("key_env", name.upper().replace("-", "_").replace(".", "_") + "_API_KEY")
+    return endpoints
+
+
+def _endpoint_name(raw: str, origin: str) -> str:
+    name = raw.strip().lower()
+    if not name or not all(c.isalnum() or c in "_-." for c in name):
+        raise ConfigError(f"endpoint name {raw!r} in {origin} must be letters, digits, '_', '-' or '.'")
+    return name
+
+
 def parse_set(pairs) -> dict:
     """Parse `--set key=value` pairs into a dict of settings."""
     out = {}
@@ -171,8 +222,13 @@ def resolve(overrides: Optional[Mapping] = None, *, environ: Optional[Mapping] =
                 keys[provider] = environ[var]
                 break
     base_urls = {p: environ[v] for p, v in BASE_URL_VARIABLES.items() if environ.get(v)}
+    endpoints = _endpoint_settings(cwd, environ)
+    for name, fields in endpoints.items():
+        if fields.get("key_env") and environ.get(fields["key_env"]):
+            keys[name] = environ[fields["key_env"]]
     passthrough = {v: environ[v] for v in PASSTHROUGH_VARIABLES if v in environ}
-    cfg = Config(**values, keys=keys, base_urls=base_urls, passthrough_env=passthrough,
+    cfg = Config(**values, keys=keys, base_urls=base_urls, endpoints=endpoints,
+                 passthrough_env=passthrough,
                  tabpfn_cache_dir=environ.get("TABPFN_MODEL_CACHE_DIR", ""))
     if cfg.jobs < 1:
         raise ConfigError(f"jobs must be at least 1, not {cfg.jobs}")

@@ -224,6 +224,7 @@ class _Runner:
         log_path = state / "logs" / f"{node.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = [str(staging) if a == "{staging}" else a for a in node.command]
+        self.report(f"running {node.name} ({node.title})")
         start = time.monotonic()
         try:
             with open(log_path, "w") as log:
@@ -308,7 +309,6 @@ def run(cfg, targets=None, force=False, dry_run=False, report=print, nodes=None)
         try:
             while sorter.is_active() and failure is None:
                 for n in sorter.get_ready():
-                    report(f"running {n} ({nodes[n].title})")
                     running[pool.submit(runner.run_node, nodes[n])] = n
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:

@@ -1,5 +1,13 @@
 """Reference step 1: summarise every ROOT file's trees, entries and branches (name and type)."""
 
+import sys
+from pathlib import Path
+
+try:
+    import hepmini  # noqa: F401
+except ImportError:  # run from a checkout without installing: the package sits beside reference/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from pathlib import Path
 
 from hepmini import refscript, rootio, stepdefs

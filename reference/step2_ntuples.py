@@ -1,6 +1,12 @@
 """Reference step 2: convert each ROOT file into one float64 array with the fixed ntuple columns."""
 
+import sys
 from pathlib import Path
+
+try:
+    import hepmini  # noqa: F401
+except ImportError:  # run from a checkout without installing: the package sits beside reference/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 

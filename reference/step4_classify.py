@@ -1,6 +1,12 @@
 """Reference step 4: score every signal and background event with the provided classifier function."""
 
+import sys
 from pathlib import Path
+
+try:
+    import hepmini  # noqa: F401
+except ImportError:  # run from a checkout without installing: the package sits beside reference/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 

@@ -1,6 +1,12 @@
 """Reference step 5: add score boundaries one at a time while the significance improves by >= 5 %."""
 
+import sys
 from pathlib import Path
+
+try:
+    import hepmini  # noqa: F401
+except ImportError:  # run from a checkout without installing: the package sits beside reference/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 

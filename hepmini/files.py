@@ -112,5 +112,5 @@ def mtime_ns(path):
     """Return a file's st_mtime_ns, or None when it does not exist."""
     try:
         return os.stat(path).st_mtime_ns
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None

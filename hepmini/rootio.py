@@ -56,9 +56,11 @@ def open_tree(path, tree: str = "mini", needed=()):
                           "re-download the file") from None
     missing = [b for b in needed if b not in keys]
     if missing:
-        nearest = difflib.get_close_matches(missing[0], keys, n=3)
-        hint = f" (nearest: {', '.join(nearest)})" if nearest else ""
-        raise MissingBranch(f"{path}: tree '{tree}' has no branch '{missing[0]}'{hint}; "
+        more = f" (and {len(missing) - 1} more needed branches)" if len(missing) > 1 else ""
+        nearest = difflib.get_close_matches(missing[0], keys, n=3, cutoff=0.5)
+        hint = (f"nearest: {', '.join(nearest)}" if nearest else
+                f"nearest: none; the tree has {len(keys)} branches, e.g. {', '.join(keys[:4])}")
+        raise MissingBranch(f"{path}: tree '{tree}' has no branch '{missing[0]}'{more} ({hint}); "
                             "hepmini needs the 2020 GamGam branch set")
     return ttree
 

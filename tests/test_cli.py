@@ -73,8 +73,14 @@ def test_corrupt_root_file(tmp_path, small_data, damage):
     raw = victim.read_bytes()
     victim.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else b"not a root file" * 100)
     proc = run_cli("run", "step2", "--workdir", tmp_path / "w", "--data-dir", data)
-    one_line_error(proc, "data_B.GamGam.root", "re-create it")
+    one_line_error(proc, "data_B.GamGam.root", "re-create")
     assert not (tmp_path / "w/solution/ntuples").exists()
+
+
+NEEDED = ["jet_eta", "jet_phi", "jet_pt", "lep_eta", "lep_phi", "lep_pt", "met_et", "met_phi", "mcWeight",
+          "photon_eta", "photon_etcone20", "photon_isTightID", "photon_n", "photon_phi", "photon_pt",
+          "photon_ptcone30", "scaleFactor_PHOTON", "scaleFactor_PILEUP", "scaleFactor_PhotonTRIGGER",
+          "SumWeights", "trigP", "XSection"]
 
 
 def write_tree(path, tree, branches):
@@ -96,10 +102,14 @@ def test_2025_release_is_refused_by_name(tmp_path, small_data):
 
 def test_missing_branch_names_nearest(tmp_path, small_data):
     data = copy_data(small_data, tmp_path / "data")
-    write_tree(data / "GamGam/Data/data_C.GamGam.root", "mini", ["photon_pt_", "photon_eta", "trigP"])
+    write_tree(data / "GamGam/Data/data_C.GamGam.root", "mini",
+               ["SumWeights", "XSection", "photon_ptt", "photon_eta", "trigP"])
     proc = run_cli("run", "step2", "--workdir", tmp_path / "w", "--data-dir", data)
-    line = one_line_error(proc, "data_C.GamGam.root", "has no branch", "nearest")
-    assert "photon_pt_" in line or "photon" in line
+    one_line_error(proc, "data_C.GamGam.root", "has no branch 'jet_eta'", "more needed branches")
+    write_tree(data / "GamGam/Data/data_C.GamGam.root", "mini",
+               ["photon_ptt"] + [b for b in NEEDED if b != "photon_pt"])
+    proc = run_cli("run", "step2", "--workdir", tmp_path / "w", "--data-dir", data)
+    one_line_error(proc, "data_C.GamGam.root", "no branch 'photon_pt' (nearest: photon_ptt")
 
 
 def test_reference_run_outputs(reference_run):

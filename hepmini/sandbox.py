@@ -1,0 +1,534 @@
+"""Run one generated Python file in a contained subprocess, and report what it did and what was applied.
+
+`run_python` starts this very file as a wrapper (`python -I -S sandbox.py SPEC`), which applies the
+in-process measures and execs `sys.executable script *args`; a fresh single-threaded process, unlike a
+`preexec_fn`, stays safe when the harness uses threads. The measures, each recorded in
+`ExecResult.isolation`:
+
+- own session and process group, SIGKILLed whole at the wall-clock limit or when a log passes
+  `output_bytes`; as root also every process of the sandbox uid, which catches setsid/double-fork daemons;
+- rlimits on address space, CPU seconds, file size, open files, processes, core dumps; no_new_privs;
+- an environment from an allowlist (no API keys, proxies or credentials), HOME and TMPDIR in the trial dir;
+- as root: a uid/gid of its own (61000+, in no passwd/group entry, no supplementary groups) that owns the
+  trial dir during the run only; a network namespace (a loopback that is down, nothing else) and a mount
+  namespace where /tmp, /var/tmp, /run/lock are empty and read-only, /dev/shm is a private tmpfs,
+  directories the sandbox uid cannot traverse (/root, when pyenv's interpreter lives there) are empty
+  tmpfs with only the paths the run needs bound back in, and protected paths are bound read-only.
+  Not root: a user+network namespace when the kernel allows it; the process group is the kill scope;
+- protected paths are fingerprinted before and after the run; differences are reported in `tampered`.
+
+Logs: TRIAL/logs/<script stem>.stdout.txt and .stderr.txt, owned by the caller, never by the sandbox.
+Whatever a run must read outside its trial dir has to be listed in `protect` or `pythonpath`.
+"""
+
+# The wrapper executes this file only down to its __main__ block, so it imports just what it needs here;
+# the parent's heavier modules (subprocess, dataclasses, ...) come after that block: ~100 ms less per run.
+import ctypes
+import marshal
+import os
+import resource
+import stat
+import sys
+import time
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
+SIGKILL = 9  # the signal module would pull in enum
+
+
+# ---- child side: the wrapper process ----------------------------------------------------------
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), what)
+
+
+def _mount(libc, source, target, fstype, flags, data=None) -> None:
+    enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
+    _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+
+
+def _mount_namespace(libc, spec: dict) -> None:
+    """Mask scratch and untraversable directories, bind back what the run needs, protect read-only."""
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing done below propagates to the host
+    for mask, keep in spec["masks"].items():
+        fds = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in keep]  # before the tmpfs hides them
+        _mount(libc, "tmpfs", mask, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
+        for path, fd in fds:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.makedirs(path, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                open(path, "a").close()
+            _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+        if mask not in spec["writable"]:
+            _mount(libc, None, mask, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for path in spec["readonly"]:  # a mount point can be neither written, replaced nor deleted
+        _mount(libc, path, path, None, MS_BIND | MS_REC)
+        _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _wrapper(spec: dict) -> None:
+    """Apply rlimits, namespaces and the uid drop to this process, report them, then exec the script."""
+    status, uid = spec["status_fd"], spec["uid"]
+    report = {"netns": False, "mountns": False, "uid_dropped": False}
+    try:
+        os.umask(0o022)
+        for name, value in spec["rlimits"].items():
+            kind = getattr(resource, name)
+            hard = resource.getrlimit(kind)[1]  # only root may raise a hard limit
+            cap = (lambda v: v) if hard == resource.RLIM_INFINITY else (lambda v: min(v, hard))
+            # CPU: SIGXCPU at the soft limit names the cause; SIGKILL 5 s later if it is ignored.
+            resource.setrlimit(kind, (cap(value), cap(value + 5 if name == "RLIMIT_CPU" else value)))
+        report["rlimits"] = {name: resource.getrlimit(getattr(resource, name)) for name in spec["rlimits"]}
+        libc = _libc()
+        try:  # a new network namespace holds only a loopback that is down: no connection gets anywhere
+            _check(libc.unshare(CLONE_NEWNET | (CLONE_NEWNS if uid is not None else CLONE_NEWUSER)), "unshare")
+            report["netns"] = True
+        except OSError as exc:
+            report["netns_reason"] = f"unshare failed: {exc.strerror}"
+        if report["netns"] and uid is None:  # unprivileged user namespace: keep our own ids visible
+            real_uid, real_gid = spec["caller"]
+            for name, text in (("setgroups", "deny"), ("uid_map", f"{real_uid} {real_uid} 1"),
+                               ("gid_map", f"{real_gid} {real_gid} 1")):
+                with open(f"/proc/self/{name}", "w") as fh:
+                    fh.write(text)
+        elif report["netns"]:
+            _mount_namespace(libc, spec)
+            report["mountns"] = True
+        if uid is None:
+            report["uid_reason"] = "not running as root: the code runs as the calling user"
+        elif report["mountns"] or not spec["unreachable"]:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            report["uid_dropped"] = True
+        else:
+            report["uid_reason"] = (f"no mount namespace, and other users cannot traverse "
+                                    f"{', '.join(spec['unreachable'])}: the code runs as root")
+        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")  # setuid binaries cannot regain root
+        _check(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")  # dies with the harness
+        report["no_new_privs"] = True
+        os.chdir(spec["cwd"])  # re-enter the trial dir through the new mount tree
+    except BaseException as exc:
+        os.write(status, marshal.dumps({**report, "error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
+        os._exit(126)
+    os.write(status, marshal.dumps({**report, "exec_at": time.monotonic()}))
+    os.set_inheritable(status, False)  # closed by a successful exec, still open to report a failed one
+    try:
+        os.execv(spec["argv"][0], spec["argv"])
+    except OSError as exc:
+        os.write(status, marshal.dumps({"error": f"cannot exec {spec['argv'][0]}: {exc.strerror}"}))
+        os._exit(126)
+
+
+if __name__ == "__main__":
+    _wrapper(marshal.loads(bytes.fromhex(sys.argv[1])))  # never returns: exec or exit
+
+
+# ---- parent side ------------------------------------------------------------------------------
+
+import dataclasses
+import grp
+import io
+import pwd
+import signal
+import socket
+import subprocess
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "MKL_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+UID_BASE, UID_SLOTS = 61000, 64         # one uid per concurrent run, so kill-by-uid hits only that run
+SCRATCH_DIRS = ("/tmp", "/var/tmp", "/run/lock", "/dev/shm")  # world-writable: replaced in the mount ns
+WRITABLE_SCRATCH = ("/dev/shm",)        # multiprocessing keeps semaphores there; private and size-capped
+HASH_LIMIT = 200 * 2**20                # larger protected files are compared by size + mtime + inode
+POLL_SECONDS = 0.02
+LIMIT_HINTS = (("MemoryError", "memory limit"), ("[Errno 27]", "file size limit"),
+               ("[Errno 24]", "open files limit"))
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself could not be set up: an infrastructure failure, never the generated code's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run."""
+
+    wall_seconds: float = 600.0
+    cpu_seconds: int = 900              # per process (RLIMIT_CPU); the wall clock bounds the whole group
+    memory_bytes: int = 8 * 2**30       # address space per process (RLIMIT_AS)
+    file_bytes: int = 2 * 2**30         # largest file a process may write (RLIMIT_FSIZE)
+    open_files: int = 256
+    processes: int = 256                # processes of the sandbox uid (RLIMIT_NPROC): stops fork bombs
+    output_bytes: int = 20 * 10**6      # kept on disk per stream; past it the run is killed and the log cut
+    prompt_chars: int = 6000            # head + tail of each stream kept for the prompt
+
+
+@dataclasses.dataclass
+class ExecResult:
+    """What one run did and which isolation was applied; `to_dict()` is JSON-ready."""
+
+    returncode: Optional[int]           # negative: killed by that signal
+    signal: Optional[str]
+    timed_out: bool
+    killed_reason: str                  # the limit that ended the run, e.g. "wall-clock timeout", or ""
+    seconds: float                      # from the exec of the script to its end
+    overhead_seconds: float             # everything else run_python spent: wrapper, hashing, chown, cleanup
+    stdout_path: str
+    stderr_path: str
+    stdout_bytes: int                   # bytes written before any cut
+    stderr_bytes: int
+    stdout_tail: str                    # head ... tail, with a marker saying how much was cut
+    stderr_tail: str
+    tampered: list                      # "PATH (modified|created|deleted)" for protected paths
+    isolation: dict
+    env_keys: list                      # names only
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
+               passthrough_env: Optional[Mapping[str, str]] = None, pythonpath: Sequence[Path] = (),
+               protect: Sequence[Path] = (), args: Sequence[str] = ()) -> ExecResult:
+    """Run `sys.executable script *args` with cwd `trial_dir` in the sandbox; raises only SandboxError."""
+    started = time.monotonic()
+    trial_dir, script = Path(trial_dir).absolute(), Path(script).absolute()
+    root, passthrough_env = os.geteuid() == 0, dict(passthrough_env or {})
+    # A symlinked input is protected together with its target.
+    protect = sorted({str(p) for q in protect for p in (Path(q).absolute(), Path(q).resolve())})
+    env = _environment(trial_dir, passthrough_env, pythonpath)
+    logs = _make_dir(trial_dir / "logs")
+    if os.lstat(logs).st_uid != os.geteuid():
+        raise SandboxError(f"{logs} is not owned by the harness; remove it and retry")
+    paths = [logs / f"{script.stem}.stdout.txt", logs / f"{script.stem}.stderr.txt"]
+    before = _snapshot(protect, skip_pycache=root)
+    keep = [trial_dir, script, sys.prefix, sys.base_prefix, Path(sys.executable).parent,
+            Path(sys.executable).resolve().parent, *pythonpath, *protect]
+    masks, unreachable = _mount_plan([os.path.realpath(p) for p in keep if os.path.exists(p)])
+    iso = {"uid": None, "masked": sorted(masks), "readonly": _outermost(p for p in protect if os.path.exists(p)),
+           "untraversable": unreachable, "env_dropped": sorted(set(passthrough_env) - set(ENV_ALLOWLIST))}
+    uid, lock = _claim_uid() if root else (None, None)
+    fds, status_r, status_w = [], None, None
+    try:
+        # O_NOFOLLOW: a symlink planted by an earlier run must not redirect the harness's writes.
+        fds = [os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+               for p in paths]
+        status_r, status_w = os.pipe()
+        if root:
+            iso.update(uid=uid, gid=uid, kill_scope=f"process group + every process of uid {uid}")
+            # Orphans (double-forked daemons) then become our children and their zombies are reaped at once:
+            # pid 1 reaps seconds late here (never in some containers), and zombies count against RLIMIT_NPROC.
+            _check(_libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl")
+            iso["hardlinks_not_chowned"] = _chown_tree(trial_dir, uid, uid, owner=os.geteuid(),
+                                                       skip={str(logs), *protect})
+        else:
+            iso["kill_scope"] = "process group only (not root: escaped daemons of the caller's uid survive)"
+        rlimits = {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds,
+                   "RLIMIT_FSIZE": limits.file_bytes, "RLIMIT_NOFILE": limits.open_files,
+                   # RLIMIT_NPROC counts every process of the real uid: a shared uid needs headroom.
+                   "RLIMIT_NPROC": limits.processes + (0 if root else len(_processes_of(os.getuid()))),
+                   "RLIMIT_CORE": 0}
+        spec = {"uid": uid, "caller": [os.getuid(), os.getgid()], "rlimits": rlimits, "status_fd": status_w,
+                "masks": masks, "writable": list(WRITABLE_SCRATCH), "readonly": iso["readonly"],
+                "unreachable": unreachable, "cwd": str(trial_dir),
+                "argv": [sys.executable, str(script), *map(str, args)]}
+        try:
+            proc = subprocess.Popen([sys.executable, "-I", "-S", __file__, marshal.dumps(spec).hex()],
+                                    cwd=trial_dir, env=env, stdin=subprocess.DEVNULL, stdout=fds[0],
+                                    stderr=fds[1], start_new_session=True, pass_fds=(status_w,))
+        except OSError as exc:
+            raise SandboxError(f"cannot start the sandbox: {exc}") from None
+        os.close(status_w)
+        status_w = None
+        reason = _supervise(proc, limits, fds)
+        ended = time.monotonic()
+        _killpg(proc.pid)               # group members still running after the main process ended
+        iso["leftover_pids"] = _kill_uid(uid) if root else []
+        iso.update(_read_status(status_r))
+        if not iso.get("mountns"):      # planned, but nothing was masked or bound read-only
+            iso.update(masked=[], readonly=[])
+        if root and not iso.get("uid_dropped"):
+            iso["kill_scope"] = "process group only (the code ran as root: escaped daemons survive)"
+        sizes = [os.fstat(fd).st_size for fd in fds]
+        tails = [_excerpt(fd, size, limits) for fd, size in zip(fds, sizes)]
+    finally:
+        for fd in fds + [status_r, status_w]:
+            if fd is not None:
+                os.close(fd)
+        if root:
+            iso["fifos_removed"] = _chown_tree(trial_dir, os.geteuid(), os.getegid(), owner=uid, after_run=True)
+            lock.close()
+    if "error" in iso or "exec_at" not in iso:
+        raise SandboxError(iso.get("error") or f"the sandbox wrapper failed (exit {proc.returncode}): "
+                                               f"{tails[1][-800:]}")
+    rc, seconds = proc.returncode, ended - iso.pop("exec_at")
+    reason = reason or _limit_reason(rc, tails[1])
+    tampered = _diff(before, _snapshot(protect, skip_pycache=root))
+    return ExecResult(rc, _signal_name(-rc) if rc < 0 else None, reason == "wall-clock timeout",
+                      reason, round(seconds, 3), round(time.monotonic() - started - seconds, 3),
+                      str(paths[0]), str(paths[1]), sizes[0], sizes[1], tails[0], tails[1], tampered, iso,
+                      sorted(env))
+
+
+def _environment(trial_dir: Path, passthrough: Mapping, pythonpath) -> dict:
+    """The child's whole environment: allowlisted variables plus HOME/TMPDIR inside the trial dir."""
+    home, tmp = trial_dir / ".sandbox" / "home", trial_dir / ".sandbox" / "tmp"
+    for path in (trial_dir / ".sandbox", home, tmp):
+        _make_dir(path)
+    env = {k: str(passthrough[k]) for k in ENV_ALLOWLIST if k in passthrough}
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
+               PYTHONUNBUFFERED="1", MPLBACKEND="Agg")  # unbuffered: prints survive a kill at the timeout
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in pythonpath)
+    return env
+
+
+def _make_dir(path: Path) -> Path:
+    """mkdir that first removes a symlink an earlier run may have planted there."""
+    if os.path.islink(path):
+        os.unlink(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _mount_plan(keep: list) -> tuple:
+    """Directories to replace by a tmpfs, each with the kept paths to bind back; and the blocked ones."""
+    keep = _outermost(keep)
+    blocked = set()
+    for path in keep:
+        for parent in reversed(Path(path).parents):  # from "/" down: the first one others cannot traverse
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                blocked.add(str(parent))
+                break
+    masks = _outermost({os.path.realpath(d) for d in SCRATCH_DIRS if os.path.isdir(d)} | blocked)
+    return {m: [p for p in keep if _under(p, m)] for m in masks}, sorted(blocked)
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _outermost(paths) -> list:
+    out = []
+    for path in sorted(set(map(str, paths))):  # a parent sorts before its children
+        if not any(_under(path, o) for o in out):
+            out.append(path)
+    return out
+
+
+def _claim_uid() -> tuple:
+    """A uid (= gid) in no passwd/group entry and with no process, held by an abstract-socket lock."""
+    for uid in range(UID_BASE, UID_BASE + UID_SLOTS):
+        try:
+            pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(uid)
+            continue
+        except KeyError:
+            pass
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:  # machine-wide and released when its holder dies, so parallel harnesses never share a uid
+            lock.bind(f"\0hepmini-sandbox-{uid}")
+            if not _processes_of(uid):
+                return uid, lock
+        except OSError:
+            pass
+        lock.close()
+    raise SandboxError(f"no free sandbox uid in {UID_BASE}..{UID_BASE + UID_SLOTS - 1}; "
+                       "are other processes running as these uids?")
+
+
+def _chown_tree(top: Path, uid: int, gid: int, *, owner: int, skip=(), after_run=False) -> list:
+    """lchown everything under `top` owned by `owner` (never following links); return what was left out.
+
+    Before a run, hard-linked files stay as they are (the other link might be a system file). After it,
+    FIFOs and sockets are removed: a FIFO named like an expected output would hang whoever opens it next.
+    """
+    skipped, paths = [], [str(top)]
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in skip]
+        paths += [os.path.join(dirpath, n) for n in dirnames + filenames]
+    for path in paths:
+        st = os.lstat(path)
+        if path in skip or st.st_uid != owner:
+            continue
+        if after_run and (stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+            os.unlink(path)
+            skipped.append(path)
+        elif not after_run and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            skipped.append(path)
+        else:
+            os.chown(path, uid, gid, follow_symlinks=False)
+    return skipped
+
+
+def _supervise(proc, limits: Limits, fds) -> str:
+    """Wait for the child; SIGKILL its group at the wall-clock or output limit and return which one."""
+    deadline = time.monotonic() + limits.wall_seconds
+    while True:
+        try:
+            proc.wait(timeout=POLL_SECONDS)
+            return ""
+        except subprocess.TimeoutExpired:
+            pass
+        # Output is capped by polling the log sizes: between two polls a fast writer adds at most
+        # POLL_SECONDS of disk bandwidth; the log is cut back afterwards, and RLIMIT_FSIZE is the hard cap.
+        reason = ("wall-clock timeout" if time.monotonic() > deadline else "output limit"
+                  if any(os.fstat(fd).st_size > limits.output_bytes for fd in fds) else "")
+        if reason:
+            _killpg(proc.pid)
+            proc.wait()
+            return reason
+
+
+def _killpg(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _processes_of(uid: int) -> list:
+    """(pid, ppid, state) of every process whose real uid is `uid`."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as fh:
+                text = fh.read()
+        except OSError:  # the process just ended
+            continue
+        if int(_field(text, b"Uid")) == uid:  # the real uid: the first of four
+            found.append((int(entry.name), int(_field(text, b"PPid")), _field(text, b"State").decode()))
+    return found
+
+
+def _field(status: bytes, name: bytes) -> bytes:
+    return status.split(b"\n" + name + b":", 1)[1].split(None, 1)[0]
+
+
+def _kill_uid(uid: int, patience: float = 5.0) -> list:
+    """SIGKILL every process of `uid` and reap the zombies left to us; return the pids still there."""
+    end = time.monotonic() + patience
+    while procs := _processes_of(uid):
+        for pid, ppid, state in procs:
+            try:
+                if state != "Z":
+                    os.kill(pid, signal.SIGKILL)
+                elif ppid == os.getpid():
+                    os.waitpid(pid, os.WNOHANG)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        if time.monotonic() > end:
+            return [pid for pid, _, _ in procs]
+        time.sleep(0.005)
+    return []
+
+
+def _read_status(fd: int) -> dict:
+    """The wrapper's report (marshalled dicts); every writer has exec'd or exited by now."""
+    os.set_blocking(fd, False)
+    data = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    except BlockingIOError:
+        pass
+    report, stream = {}, io.BytesIO(data)
+    try:
+        while stream.tell() < len(data):
+            report.update(marshal.load(stream))
+    except (EOFError, ValueError, TypeError):
+        report["error"] = "the sandbox wrapper's report is unreadable"
+    return report
+
+
+def _excerpt(fd: int, size: int, limits: Limits) -> str:
+    """Cut the log at output_bytes and return its head and tail for the prompt, marking the cuts."""
+    note = ""
+    if size > limits.output_bytes:
+        os.ftruncate(fd, limits.output_bytes)
+        note = f"\n[output limit: stream cut at {limits.output_bytes} of {size}+ bytes written; process killed]"
+        size = limits.output_bytes
+    half = limits.prompt_chars // 2
+    if size <= 2 * half:
+        return os.pread(fd, size, 0).decode("utf-8", "replace") + note
+    head, tail = os.pread(fd, half, 0), os.pread(fd, half, size - half)
+    return (head.decode("utf-8", "replace") + f"\n[... {size - 2 * half} bytes cut ...]\n"
+            + tail.decode("utf-8", "replace") + note)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # real-time signals have no name
+        return f"signal {number}"
+
+
+def _limit_reason(rc: int, stderr_tail: str) -> str:
+    """Name the limit that ended a run from its exit signal or its last error message."""
+    if rc == -signal.SIGXCPU:
+        return "cpu limit"
+    if rc == -signal.SIGXFSZ:
+        return "file size limit"
+    if rc == -signal.SIGKILL:
+        return "killed by SIGKILL from outside the sandbox (out of memory?)"
+    lines = stderr_tail.strip().splitlines()
+    last = lines[-1] if rc and lines else ""
+    return next((reason for needle, reason in LIMIT_HINTS if needle in last), "")
+
+
+def _diff(before: dict, after: dict) -> list:
+    """'PATH (created|deleted|modified)' for every fingerprint that differs."""
+    changed = []
+    for path in sorted(set(before) | set(after)):
+        old, new = before.get(path, "missing"), after.get(path, "missing")
+        if old != new:
+            kind = "created" if old == "missing" else "deleted" if new == "missing" else "modified"
+            changed.append(f"{path} ({kind})")
+    return changed
+
+
+def _snapshot(paths, skip_pycache: bool) -> dict:
+    """Fingerprint every entry under `paths`: sha256 up to HASH_LIMIT, else size + mtime + inode.
+
+    `skip_pycache`: the harness itself may write bytecode there during a run; the sandbox uid cannot.
+    """
+    from hepmini.files import sha256_file  # here: the wrapper runs this file without hepmini on its path
+
+    prints, stack = {}, list(paths)
+    while stack:
+        path = stack.pop()
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            prints[path] = "missing"
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            prints[path] = f"dir {st.st_mode:o}"
+            stack += [os.path.join(path, name) for name in os.listdir(path)
+                      if not (skip_pycache and name == "__pycache__")]
+        elif stat.S_ISREG(st.st_mode):
+            digest = sha256_file(path) if st.st_size <= HASH_LIMIT else f"{st.st_mtime_ns} {st.st_ino}"
+            prints[path] = f"file {st.st_mode:o} {st.st_size} {digest}"
+        else:
+            prints[path] = f"link {os.readlink(path)}" if stat.S_ISLNK(st.st_mode) else f"other {st.st_mode:o}"
+    return prints

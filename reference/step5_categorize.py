@@ -13,26 +13,9 @@ import numpy as np
 from hepmini import refscript, stepdefs
 from hepmini.errors import MissingInput
 from hepmini.files import save_npy_atomic
-from hepmini.tools import get_significance, load_datasets, place_boundary
+from hepmini.tools import categorize, load_datasets
 
 rules = stepdefs.rules()
-
-
-def categorize(signal_df, bkgd_df):
-    """The reference rule: null significance first; stop after the first addition under 5 %, keeping it."""
-    boundaries = [0.0, 1.0]
-    significances = [get_significance(signal_df, bkgd_df, boundaries)]
-    while True:
-        new_boundary, new_z = place_boundary(signal_df, bkgd_df, boundaries, rules.NUM_BINS,
-                                             rules.MIN_EVENTS)
-        if new_boundary is None:  # no split keeps min_events on both sides
-            break
-        boundaries = sorted(boundaries + [new_boundary])
-        significances.append(new_z)
-        old_z = significances[-2]
-        if old_z == 0 or (new_z - old_z) / old_z < rules.IMPROVEMENT_MIN:
-            break
-    return np.array(boundaries, dtype=np.float64), np.array(significances, dtype=np.float64)
 
 
 def run(data: Path, inputs: Path, out: Path, params: dict) -> None:
@@ -41,7 +24,10 @@ def run(data: Path, inputs: Path, out: Path, params: dict) -> None:
         if not (inputs / rel).is_file():
             raise MissingInput(f"{inputs / rel}: missing; run the steps before step5 first")
         arrays.append(np.load(inputs / rel, allow_pickle=False))
-    boundaries, significances = categorize(*load_datasets(*arrays))
+    # The rule (tools.categorize): null significance first; add the best boundary while the last
+    # addition improved Z by >= 5 %; the first addition under 5 % is kept and ends the loop.
+    boundaries, significances = categorize(*load_datasets(*arrays), num_bins=rules.NUM_BINS,
+                                           min_events=rules.MIN_EVENTS, improvement=rules.IMPROVEMENT_MIN)
     save_npy_atomic(out / rules.BOUNDARIES, boundaries)
     save_npy_atomic(out / rules.SIGNIFICANCES, significances)
 

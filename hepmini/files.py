@@ -1,5 +1,6 @@
 """Atomic file writes, JSONL appends, hashing and the location of the steps/prompts/reference trees."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,21 +29,28 @@ def _tmp_path(path: Path) -> Path:
     return Path(tmp)
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write bytes to `path` via a temporary file and rename, so readers never see a partial file."""
+@contextlib.contextmanager
+def atomic_target(path):
+    """Yield an open binary file that becomes `path` only if the block finishes without error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_path(path)
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write bytes to `path` via a temporary file and rename, so readers never see a partial file."""
+    with atomic_target(path) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path, text: str) -> Path:
@@ -59,17 +67,9 @@ def save_npy_atomic(path, array) -> Path:
     """Save a numpy array as .npy atomically (never with pickled objects)."""
     import numpy as np
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
-    try:
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.asarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_target(path) as fh:
+        np.save(fh, np.asarray(array), allow_pickle=False)
+    return Path(path)
 
 
 def append_jsonl(path, record: dict) -> None:

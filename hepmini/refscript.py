@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hepmini.errors import HepminiError
+from hepmini.errors import HepminiError, MissingInput
 
 
 def main(run, doc: str, argv=None) -> int:
@@ -24,3 +24,16 @@ def main(run, doc: str, argv=None) -> int:
         print(f"hepmini: error: {exc}", file=sys.stderr)
         return exc.exit_code
     return 0
+
+
+def load_arrays(inputs: Path, rel_paths, producer: str) -> list:
+    """Load the .npy inputs of a step, or say which step to run first."""
+    import numpy as np
+
+    arrays = []
+    for rel in rel_paths:
+        path = Path(inputs) / rel
+        if not path.is_file():
+            raise MissingInput(f"{path}: missing; run {producer} first (`python -m hepmini run {producer}`)")
+        arrays.append(np.load(path, allow_pickle=False))
+    return arrays

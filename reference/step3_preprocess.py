@@ -21,9 +21,7 @@ COL = {name: i for i, name in enumerate(rules.NTUPLE_COLUMNS)}
 def load_ntuple(inputs: Path, sample: str) -> np.ndarray:
     """Load one step-2 ntuple, checking its width."""
     path = inputs / rules.ntuple_path(sample)
-    if not path.is_file():
-        raise MissingInput(f"{path}: ntuple missing; run step2 first (`python -m hepmini run step2`)")
-    table = np.load(path, allow_pickle=False)
+    (table,) = refscript.load_arrays(inputs, [rules.ntuple_path(sample)], "step2")
     if table.ndim != 2 or table.shape[1] != len(rules.NTUPLE_COLUMNS):
         raise MissingInput(f"{path}: shape {table.shape}, expected (N, {len(rules.NTUPLE_COLUMNS)}); "
                            "re-run step2")

@@ -8,21 +8,14 @@ try:
 except ImportError:  # run from a checkout without installing: the package sits beside reference/
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
-
 from hepmini import config, refscript, stepdefs, tools
-from hepmini.errors import MissingInput
 from hepmini.files import atomic_write_json, save_npy_atomic
 
 rules = stepdefs.rules()
 
 
 def run(data: Path, inputs: Path, out: Path, params: dict) -> None:
-    arrays = []
-    for rel in (rules.SIGNAL_ARRAY, rules.BKGD_ARRAY):
-        if not (inputs / rel).is_file():
-            raise MissingInput(f"{inputs / rel}: missing; run step3 first (`python -m hepmini run step3`)")
-        arrays.append(np.load(inputs / rel, allow_pickle=False))
+    arrays = refscript.load_arrays(inputs, [rules.SIGNAL_ARRAY, rules.BKGD_ARRAY], "step3")
     cfg = config.resolve(params)
     signal_scores, bkgd_scores, info = tools.train_and_score(*arrays, cfg=cfg, return_info=True)
     save_npy_atomic(out / rules.SIGNAL_SCORES, signal_scores)

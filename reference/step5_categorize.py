@@ -8,10 +8,7 @@ try:
 except ImportError:  # run from a checkout without installing: the package sits beside reference/
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
-
 from hepmini import refscript, stepdefs
-from hepmini.errors import MissingInput
 from hepmini.files import save_npy_atomic
 from hepmini.tools import categorize, load_datasets
 
@@ -19,11 +16,8 @@ rules = stepdefs.rules()
 
 
 def run(data: Path, inputs: Path, out: Path, params: dict) -> None:
-    arrays = []
-    for rel in (rules.SIGNAL_ARRAY, rules.BKGD_ARRAY, rules.SIGNAL_SCORES, rules.BKGD_SCORES):
-        if not (inputs / rel).is_file():
-            raise MissingInput(f"{inputs / rel}: missing; run the steps before step5 first")
-        arrays.append(np.load(inputs / rel, allow_pickle=False))
+    arrays = refscript.load_arrays(
+        inputs, [rules.SIGNAL_ARRAY, rules.BKGD_ARRAY, rules.SIGNAL_SCORES, rules.BKGD_SCORES], "step4")
     # The rule (tools.categorize): null significance first; add the best boundary while the last
     # addition improved Z by >= 5 %; the first addition under 5 % is kept and ends the loop.
     boundaries, significances = categorize(*load_datasets(*arrays), num_bins=rules.NUM_BINS,

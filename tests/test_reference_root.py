@@ -44,7 +44,8 @@ def frame(path):
 
 
 def test_rdataframe_yields_equal_hepmini(reference_run):
-    ROOT.ROOT.DisableImplicitMT()
+    if ROOT.ROOT.IsImplicitMTEnabled():
+        ROOT.ROOT.DisableImplicitMT()
     data_dir = reference_run.parent / "data"
     estimate = json.loads((reference_run / rules.BKGD_ESTIMATE).read_text())
     counts = {"TI_sideband_yield": 0, "NTI_sideband_yield": 0, "NTI_window_yield": 0}

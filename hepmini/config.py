@@ -54,7 +54,7 @@ class Config:
 
     workdir: Path = Path("work")
     data_dir: Optional[Path] = None     # holds GamGam/Data and GamGam/MC; None = synthesize into workdir
-    scale: float = 0.25                 # synthetic data size; 1.0 = realistic post-selection yields
+    scale: float = 1.0                  # synthetic data size; 1.0 = realistic post-selection yields
     seed: int = 20200122                # synthetic data seed
     jobs: int = 1                       # independent steps run in parallel
     step_timeout: float = 7200.0        # seconds one reference step may run
@@ -73,6 +73,7 @@ class Config:
     endpoints: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     passthrough_env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     tabpfn_cache_dir: str = ""          # TABPFN_MODEL_CACHE_DIR, where tabpfn itself would look
+    fetch_base_url: str = ""            # fetch-data downloads from here; "" = the public ATLAS Open Data URL
 
     @property
     def solution_dir(self) -> Path:

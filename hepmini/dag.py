@@ -261,7 +261,9 @@ class _Runner:
                                "seconds": round(time.monotonic() - start, 3)})
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return time.monotonic() - start
+        seconds = time.monotonic() - start
+        self.report(f"done {node.name} in {seconds:.1f} s")
+        return seconds
 
     def cancel(self):
         with self.lock:
@@ -314,16 +316,14 @@ def run(cfg, targets=None, force=False, dry_run=False, report=print, nodes=None)
                 for fut in done:
                     n = running.pop(fut)
                     try:
-                        report(f"done {n} in {fut.result():.1f} s")
+                        fut.result()
                         sorter.done(n)
                     except StepFailed as exc:
                         failure = failure or exc
             wait(running)  # let independent steps already running finish cleanly
-            for fut, n in running.items():
+            for fut in running:
                 if fut.exception() is not None:
                     failure = failure or fut.exception()
-                else:
-                    report(f"done {n} in {fut.result():.1f} s")
         except BaseException:
             runner.cancel()
             raise

@@ -1,6 +1,6 @@
 """Anthropic Messages API: system outside the messages, max_tokens required, text blocks only.
 
-Two pure functions; hepmini.llm does the HTTP. Wire format: ../shared/reference/providers.md §2.
+Two pure functions; hepmini.transport does the HTTP. Wire format: ../shared/reference/providers.md §2.
 """
 
 from hepmini.errors import MalformedResponse

@@ -1,6 +1,6 @@
 """Gemini generateContent: contents/parts, systemInstruction, the key in x-goog-api-key (never the URL).
 
-Two pure functions; hepmini.llm does the HTTP. Wire format: ../shared/reference/providers.md §3.
+Two pure functions; hepmini.transport does the HTTP. Wire format: ../shared/reference/providers.md §3.
 """
 
 from hepmini.errors import MalformedResponse

@@ -1,6 +1,6 @@
 """OpenAI Chat Completions, and the servers that imitate it (CBorg/LiteLLM, vLLM, Ollama /v1, llama.cpp).
 
-Two pure functions; hepmini.llm does the HTTP. Wire format: ../shared/reference/providers.md §1.
+Two pure functions; hepmini.transport does the HTTP. Wire format: ../shared/reference/providers.md §1.
 """
 
 import re

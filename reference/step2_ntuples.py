@@ -35,17 +35,31 @@ def column_sources() -> list:
 BRANCHES = sorted({branch for _, branch, _ in column_sources()})
 
 
-def pad(jagged, index: int) -> np.ndarray:
-    """Element `index` of every event's vector as float64, NaN where the vector is shorter."""
+def vector_parts(jagged):
+    """(flat values as float64, start offset of each event, length of each event) of a jagged array."""
     import awkward as ak
 
-    counts = ak.to_numpy(ak.num(jagged, axis=1))
-    flat = ak.to_numpy(ak.flatten(jagged, axis=1)).astype(np.float64)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    out = np.full(len(counts), np.nan)
-    has = counts > index
-    out[has] = flat[starts[has] + index]
-    return out
+    layout = jagged.layout
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.NumpyArray):
+        # The common case for uproot: read offsets and values straight from the layout, no copies.
+        offsets = np.asarray(layout.offsets)
+        flat = np.asarray(layout.content.data)
+    else:
+        counts = ak.to_numpy(ak.num(jagged, axis=1))
+        offsets = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+        flat = ak.to_numpy(ak.flatten(jagged, axis=1))
+    return flat.astype(np.float64), offsets[:-1], np.diff(offsets)
+
+
+def pick_into(out: np.ndarray, parts, index: int, scratch: np.ndarray) -> None:
+    """Write element `index` of every event's vector into `out`, NaN where the vector is shorter."""
+    flat, starts, counts = parts
+    if len(flat) == 0:
+        out[:] = np.nan
+        return
+    np.add(starts, index, out=scratch)
+    np.take(flat, scratch, mode="clip", out=out)  # clip: short vectors are overwritten below
+    np.putmask(out, counts <= index, np.nan)
 
 
 def convert(path: Path) -> np.ndarray:
@@ -54,12 +68,20 @@ def convert(path: Path) -> np.ndarray:
 
     tree = rootio.open_tree(path, rules.TREE, needed=BRANCHES)
     arrays = rootio.read_arrays(path, tree, BRANCHES)
-    table = np.empty((len(arrays), len(rules.NTUPLE_COLUMNS)), dtype=np.float64)
+    # Column-major, so each column is written contiguously; np.save records the order.
+    table = np.empty((len(arrays), len(rules.NTUPLE_COLUMNS)), dtype=np.float64, order="F")
     gev = set(rules.GEV_COLUMNS)
+    parts = {}
+    scratch = np.empty(len(arrays), dtype=np.int64)
     for j, (column, branch, index) in enumerate(column_sources()):
-        values = arrays[branch]
-        col = pad(values, index) if index is not None else ak.to_numpy(values).astype(np.float64)
-        table[:, j] = col * rules.MEV_TO_GEV if column in gev else col
+        if index is None:
+            table[:, j] = ak.to_numpy(arrays[branch])
+        else:
+            if branch not in parts:  # flatten each vector branch once, not once per element
+                parts[branch] = vector_parts(arrays[branch])
+            pick_into(table[:, j], parts[branch], index, scratch)
+        if column in gev:
+            table[:, j] *= rules.MEV_TO_GEV
     return table
 
 

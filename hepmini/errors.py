@@ -34,6 +34,17 @@ class MissingBranch(BadRootFile, KeyError):
         return Exception.__str__(self)
 
 
+class ToolInputError(DataError, ValueError):
+    """A hepmini.tools function was called with arguments of the wrong type, shape or range."""
+
+
+class PromptError(HepminiError, KeyError):
+    """A prompt template is missing, or a $placeholder in it was given no value."""
+
+    def __str__(self):  # KeyError would otherwise quote the message
+        return Exception.__str__(self)
+
+
 class StepError(HepminiError):
     """A workflow step cannot be planned or did not finish."""
 

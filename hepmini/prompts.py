@@ -16,7 +16,7 @@ import string
 from pathlib import Path
 
 from hepmini import stepdefs
-from hepmini.errors import HepminiError
+from hepmini.errors import PromptError
 from hepmini.files import PACKAGE_DIR, tree_dir
 
 # Provided functions quoted in each task prompt ($tool_headers), in the order shown.
@@ -30,13 +30,6 @@ ERROR_CATEGORIES = ("all data weights = 0", "dummy data created", "function-call
                     "incorrect branch name", "intermediate file not found", "semantic error", "other")
 VERDICT_ACCEPT = "VERDICT: ACCEPT"     # the supervisor review's machine-readable answers
 VERDICT_REVISE = "VERDICT: REVISE"
-
-
-class PromptError(HepminiError, KeyError):
-    """A prompt template is missing, or a $placeholder in it was given no value."""
-
-    def __str__(self):  # KeyError would otherwise quote the message
-        return Exception.__str__(self)
 
 
 # ---- templates ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ the Asimov Z of each category combined as sqrt(sum Z_i^2) (hepmini.physics).
 import numpy as np
 
 from hepmini import physics
-from hepmini.errors import DataError
+from hepmini.errors import ToolInputError
 
 # `categorize` (the reference step-5 loop) is importable by name but not handed out by `import *`:
 # writing that loop from the three tools is the step-5 task.
@@ -17,9 +17,6 @@ __all__ = ["load_datasets", "get_significance", "place_boundary", "train_and_sco
 
 GRID_TOLERANCE = 1e-9  # how far an existing boundary may sit from a grid edge in place_boundary
 
-
-class ToolInputError(DataError, ValueError):
-    """A tool was called with arguments of the wrong type, shape or range; the message says which."""
 
 
 def _rules():

@@ -73,7 +73,7 @@ class Config:
     endpoints: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     passthrough_env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     tabpfn_cache_dir: str = ""          # TABPFN_MODEL_CACHE_DIR, where tabpfn itself would look
-    fetch_base_url: str = ""            # fetch-data downloads from here; "" = the public ATLAS Open Data URL
+    fetch_base_url: str = ""            # where fetch-data downloads from; "" = the public ATLAS URL
 
     @property
     def solution_dir(self) -> Path:

@@ -33,7 +33,8 @@ from hepmini.errors import UnknownStep  # noqa: E402
 
 
 def _load(path: Path):
-    return np.load(path, allow_pickle=False)
+    # C order, so ravel() below is a view: a Fortran-ordered file would otherwise mutate a copy
+    return np.ascontiguousarray(np.load(path, allow_pickle=False))
 
 
 def _save(path: Path, array) -> None:

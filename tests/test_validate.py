@@ -154,6 +154,16 @@ def test_equivalent_values_pass_as_float32_and_negative_zero(tmp_path):
     assert any("dtype float32" in m for m in f.messages)
 
 
+def test_memory_order_does_not_matter(tmp_path):
+    """A Fortran-ordered array (as step 2's reference writes) equals its C-ordered copy, cell by cell."""
+    ref = np.asfortranarray(np.arange(1.0, 22.0).reshape(3, 7))
+    assert _npy(tmp_path, np.ascontiguousarray(ref), ref, RULES.SIGNAL_ARRAY).ok
+    gen = np.ascontiguousarray(ref).copy()
+    gen[2, 1] *= 1 + 1e-3
+    f = _npy(tmp_path, gen, ref, RULES.SIGNAL_ARRAY)
+    assert not f.ok and f.n_diff == 1 and f.mismatches[0]["index"] == [2, 1]
+
+
 def test_shape_mismatch_is_reported(tmp_path):
     f = _npy(tmp_path, np.array([0, 0.117, 0.864, 0.978, 1.0]), np.array([0, 0.117, 0.864, 1.0]),
              RULES.BOUNDARIES)

@@ -4,6 +4,7 @@
 (b) step-2 conversion throughput vs a plain uproot read of the same branches
 (c) start-up: `python -m hepmini --help` and an up-to-date `all`
 (d) a fresh `python -m hepmini all` on the default data
+(e) harness overhead per scripted:oracle agent trial (bench/perf_agent.py)
 Timings on shared machines are noisy: read the ratios, not the seconds.
 """
 
@@ -98,6 +99,10 @@ def main(argv=None) -> int:
             print(f"    up-to-date `all`: {t_all*1e3:.0f} ms (target < 300 ms)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print("(e) harness overhead per oracle trial (all but the generated code's own run time)")
+    import perf_agent
+
+    perf_agent.main([])
     return 0
 
 

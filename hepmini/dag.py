@@ -343,8 +343,8 @@ def status_rows(cfg, nodes=None) -> list:
 
 def cli_all(cfg, args) -> int:
     """`python -m hepmini all`: run every stale step (the reference analysis)."""
-    if getattr(args, "model", None):
-        from hepmini import agent  # the agent issue wires `all --model`
+    if any(getattr(args, k, None) for k in ("model", "supervisor", "coder")):
+        from hepmini import agent  # `all --model M`: the five steps through the agent, chained
 
         return agent.cli_all(cfg, args)
     n = run(cfg, force=args.force, dry_run=args.dry_run)

@@ -13,7 +13,8 @@ in-process measures and execs `sys.executable script *args`; a fresh single-thre
   trial dir during the run only; a network namespace (a loopback that is down, nothing else) and a mount
   namespace where /tmp, /var/tmp, /run/lock are empty and read-only, /dev/shm is a private tmpfs,
   directories the sandbox uid cannot traverse (/root, when pyenv's interpreter lives there) are empty
-  tmpfs with only the paths the run needs bound back in, and protected paths are bound read-only.
+  tmpfs with only the paths the run needs bound back in, directories passed as `hide` (reference answers)
+  are empty read-only tmpfs the same way, and protected paths are bound read-only.
   Not root: a user+network namespace when the kernel allows it; the process group is the kill scope;
 - protected paths are fingerprinted before and after the run; differences are reported in `tampered`.
 
@@ -55,22 +56,30 @@ def _mount(libc, source, target, fstype, flags, data=None) -> None:
     _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
 
 
+def _mask(libc, mask: str, keep, writable: bool) -> None:
+    """Cover directory `mask` with an empty tmpfs and bind the `keep` paths under it back in."""
+    fds = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in keep]  # before the tmpfs hides them
+    _mount(libc, "tmpfs", mask, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
+    for path, fd in fds:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "a").close()
+        _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+    if not writable:
+        _mount(libc, None, mask, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
 def _mount_namespace(libc, spec: dict) -> None:
     """Mask scratch and untraversable directories, bind back what the run needs, protect read-only."""
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing done below propagates to the host
     for mask, keep in spec["masks"].items():
-        fds = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in keep]  # before the tmpfs hides them
-        _mount(libc, "tmpfs", mask, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
-        for path, fd in fds:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                os.makedirs(path, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                open(path, "a").close()
-            _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-            os.close(fd)
-        if mask not in spec["writable"]:
-            _mount(libc, None, mask, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        _mask(libc, mask, keep, writable=mask in spec["writable"])
+    for hidden, keep in spec["hide"]:  # parents first; one already covered by a mask above is skipped
+        if os.path.isdir(hidden):
+            _mask(libc, hidden, keep, writable=False)
     for path in spec["readonly"]:  # a mount point can be neither written, replaced nor deleted
         _mount(libc, path, path, None, MS_BIND | MS_REC)
         _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
@@ -202,8 +211,12 @@ class ExecResult:
 
 def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
                passthrough_env: Optional[Mapping[str, str]] = None, pythonpath: Sequence[Path] = (),
-               protect: Sequence[Path] = (), args: Sequence[str] = ()) -> ExecResult:
-    """Run `sys.executable script *args` with cwd `trial_dir` in the sandbox; raises only SandboxError."""
+               protect: Sequence[Path] = (), hide: Sequence[Path] = (), args: Sequence[str] = ()) -> ExecResult:
+    """Run `sys.executable script *args` with cwd `trial_dir` in the sandbox; raises only SandboxError.
+
+    `hide`: directories (e.g. the reference answers) that the run sees as empty and read-only; the
+    trial dir and the other paths the run needs stay visible when they lie inside one.
+    """
     started = time.monotonic()
     trial_dir, script = Path(trial_dir).absolute(), Path(script).absolute()
     root, passthrough_env = os.geteuid() == 0, dict(passthrough_env or {})
@@ -217,9 +230,12 @@ def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
     before = _snapshot(protect, skip_pycache=root)
     keep = [trial_dir, script, sys.prefix, sys.base_prefix, Path(sys.executable).parent,
             Path(sys.executable).resolve().parent, *pythonpath, *protect]
-    masks, unreachable = _mount_plan([os.path.realpath(p) for p in keep if os.path.exists(p)])
+    keep = [os.path.realpath(p) for p in keep if os.path.exists(p)]
+    masks, unreachable = _mount_plan(keep)
+    hidden = _hide_plan(hide, keep)
     iso = {"uid": None, "masked": sorted(masks), "readonly": _outermost(p for p in protect if os.path.exists(p)),
-           "untraversable": unreachable, "env_dropped": sorted(set(passthrough_env) - set(ENV_ALLOWLIST))}
+           "hidden": [h for h, _ in hidden], "untraversable": unreachable,
+           "env_dropped": sorted(set(passthrough_env) - set(ENV_ALLOWLIST))}
     uid, lock = _claim_uid() if root else (None, None)
     fds, status_r, status_w = [], None, None
     try:
@@ -242,7 +258,7 @@ def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
                    "RLIMIT_NPROC": limits.processes + (0 if root else len(_processes_of(os.getuid()))),
                    "RLIMIT_CORE": 0}
         spec = {"uid": uid, "caller": [os.getuid(), os.getgid()], "rlimits": rlimits, "status_fd": status_w,
-                "masks": masks, "writable": list(WRITABLE_SCRATCH), "readonly": iso["readonly"],
+                "masks": masks, "hide": hidden, "writable": list(WRITABLE_SCRATCH), "readonly": iso["readonly"],
                 "unreachable": unreachable, "cwd": str(trial_dir),
                 "argv": [sys.executable, str(script), *map(str, args)]}
         try:
@@ -258,8 +274,10 @@ def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
         _killpg(proc.pid)               # group members still running after the main process ended
         iso["leftover_pids"] = _kill_uid(uid) if root else []
         iso.update(_read_status(status_r))
-        if not iso.get("mountns"):      # planned, but nothing was masked or bound read-only
-            iso.update(masked=[], readonly=[])
+        if not iso.get("mountns"):      # planned, but nothing was masked, hidden or bound read-only
+            iso.update(masked=[], readonly=[], hidden=[])
+            if hidden:
+                iso["hidden_reason"] = "no mount namespace: the hidden directories stay visible"
         if root and not iso.get("uid_dropped"):
             iso["kill_scope"] = "process group only (the code ran as root: escaped daemons survive)"
         sizes = [os.fstat(fd).st_size for fd in fds]
@@ -316,6 +334,15 @@ def _mount_plan(keep: list) -> tuple:
                 break
     masks = _outermost({os.path.realpath(d) for d in SCRATCH_DIRS if os.path.isdir(d)} | blocked)
     return {m: [p for p in keep if _under(p, m)] for m in masks}, sorted(blocked)
+
+
+def _hide_plan(hide, keep: list) -> list:
+    """[[directory to hide, [kept paths inside it to bind back]]], parents first.
+
+    A directory the run itself needs (one of `keep`) is not hidden: keeping wins.
+    """
+    return [[path, _outermost(k for k in keep if _under(k, path))]
+            for path in sorted({os.path.realpath(h) for h in hide if os.path.isdir(h)}) if path not in keep]
 
 
 def _under(path: str, top: str) -> bool:

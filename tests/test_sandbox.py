@@ -344,3 +344,37 @@ def test_traps_left_for_the_harness_are_disarmed(world):
     res = run(world, "import os\nprint(os.environ['HOME'])\n")
     assert res.returncode == 0 and list(victim.iterdir()) == []
     assert (world.trial / ".sandbox").is_dir() and not (world.trial / ".sandbox").is_symlink()
+
+
+@needs_root
+def test_hidden_directories_look_empty_but_what_the_run_needs_stays(world):
+    answers = world.tmp / "work" / "solution"  # reference answers beside the trial, as in a workdir
+    answers.mkdir(parents=True)
+    (answers / "boundaries.npy").write_text("the answer\n")
+    inner = world.pkg / "reference"  # a hidden directory inside a protected (kept) one
+    inner.mkdir()
+    (inner / "step5.py").write_text("ANSWER = 42\n")
+    res = run(world, """
+        import json, os, sys
+        answers, inner, other, pkg = sys.argv[1:]
+        out = {"answers": os.listdir(answers) if os.path.exists(answers) else "absent",
+               "inner": os.listdir(inner), "other": os.path.exists(other),
+               "pkg": "__init__.py" in os.listdir(pkg), "inputs": open("inputs/x.txt").read()}
+        for name, path in (("read", f"{answers}/boundaries.npy"), ("write", f"{answers}/new.npy")):
+            try:
+                open(path, "r" if name == "read" else "w").close()
+                out[name] = "done"
+            except OSError as exc:
+                out[name] = type(exc).__name__
+        print(json.dumps(out))
+    """, args=[answers, inner, world.other, world.pkg], hide=[answers, inner, world.tmp])
+    assert res.returncode == 0, res.stderr_tail
+    out = json.loads(Path(res.stdout_path).read_text())
+    # world.tmp holds the trial itself: the trial and the protected paths stay, the sibling trial goes;
+    # inside a hidden directory a hidden one is simply absent, inside a kept one it is empty
+    assert out["answers"] == "absent" and out["inner"] == [] and out["other"] is False
+    assert out["pkg"] and out["inputs"] == "input\n"
+    assert out["read"] == "FileNotFoundError" and out["write"] != "done"
+    assert set(res.isolation["hidden"]) == {str(answers), str(inner), str(world.tmp)}
+    assert (answers / "boundaries.npy").read_text() == "the answer\n" and not (answers / "new.npy").exists()
+    assert res.tampered == []

@@ -1,0 +1,326 @@
+"""The supervisor-coder loop end to end: real sandbox runs, scripted and loopback models, the paper's log layouts."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import ROOT_DIR, run_cli
+from fake_llm import OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
+
+from hepmini import agent, config, llm, scripted, stepdefs
+from hepmini.llm import Reply, ScriptedLLM, Usage
+from hepmini.trial import new_trial_dir
+
+REF_SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}   # those of conftest's reference_run
+SETS = [a for k, v in REF_SETTINGS.items() for a in ("--set", f"{k}={v}")]
+KEY = "sk-test-agent-PLANTED-7f3a9c"
+# Paper App. B.1, in order, for a trial accepted after one iteration.
+B1_BANNERS = [
+    "==============================================", "COMPREHENSIVE SUPERVISOR-CODER LOG",
+    "========= INITIALIZATION =========", "========= LOOP START =========", "========= SUPERVISOR CALL =========",
+    "========= TOKEN STATS =========", "========= SUPERVISOR RESPONSE =========",
+    "========================= CODER CALL #1 =========================",
+    "====================== CODER RESPONSE #1 ======================",
+    "=================== CODE EXECUTION #1 ====================",
+    "===================== EXECUTION RESULT #1 =====================",
+    "================= SUPERVISOR FEEDBACK CALL #1 =================",
+    "================ SUPERVISOR FEEDBACK RESPONSE #1 ================",
+    "========================= SUCCESS =========================",
+    "=================== FINAL STATISTICS ===================", "================ PROCESS COMPLETED ================",
+    "========================= END OF LOG =========================", "FINAL SUMMARY"]
+SUMMARY_FIELDS = ["Task", "Supervisor", "Coder", "Total Iterations", "Start Time", "End Time", "Duration",
+                  "Total API Calls", "Total Input Tokens", "Total Output Tokens", "User Prompt Tokens",
+                  "Supervisor to Coder Tokens", "Coder Output Tokens", "Feedback to Supervisor Tokens", "Final Status"]
+
+
+@pytest.fixture(scope="module")
+def work(reference_run, tmp_path_factory):
+    """A private copy of the session's tiny reference workdir (data, solution, stamps: up to date)."""
+    dst = tmp_path_factory.mktemp("agent") / "work"
+    shutil.copytree(reference_run.parent, dst, symlinks=True)
+    return dst
+
+
+def make_cfg(work, env=None, **settings):
+    environ = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **(env or {})}
+    return config.resolve({"workdir": work, "call_log": str(work / "calls.jsonl"), **REF_SETTINGS, **settings},
+                          environ=environ, cwd=work)
+
+
+def trial(cfg, step_name, runs, model="scripted:oracle", clients=None, **settings):
+    """One trial of `step_name` on the reference inputs, in-process (the code still runs in the sandbox)."""
+    step = stepdefs.get(step_name)
+    s = agent.Settings(supervisor=model, coder=model, **settings)
+    n, directory = new_trial_dir(runs, step)
+    return agent.run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS},
+                           index=n, clients=clients)
+
+
+def supervisor(*reviews):
+    """A scripted supervisor: a worker prompt, then the given reviews."""
+    return ScriptedLLM(["## Worker Prompt\nWrite the step-5 script.\n## Call record:\nasked for it\n", *reviews])
+
+
+def oracle_reply(step="step5"):
+    return "Here it is.\n```python\n" + scripted.oracle_code(scripted.Task(step, {"inputs": "inputs",
+                                                                                   "outputs": "outputs"})) + "```\n"
+
+
+def read(result, name):
+    return (Path(result["trial_dir"]) / name).read_text()
+
+
+def events(result):
+    return [json.loads(line) for line in read(result, "trace.jsonl").splitlines()]
+
+
+# ---- the pure parts -----------------------------------------------------------------------------------
+
+
+def reply(text, finish="stop"):
+    return Reply(text=text, usage=Usage(), finish_reason=finish, model="m")
+
+
+@pytest.mark.parametrize("text, finish, needle", [
+    ("", "stop", "your reply was empty"),
+    ("", "length", "cut at the output token limit"),
+    ("Sorry, I cannot.", "stop", "no complete fenced code block"),
+    ("```python\nprint(1)\n", "length", "no complete fenced code block (it was cut"),
+    ("```python\nprint(1)\n```\nand\n```python\nprint(2)\n```", "stop", "has 2 code blocks"),
+    ("```bash\nls\n```", "stop", "marked bash, not python"),
+    ("```\nprint(1)\n```", "stop", "marked with no language"),
+    ("```python\n\n```", "stop", "the python block is empty"),
+])
+def test_a_reply_must_be_exactly_one_python_block(text, finish, needle):
+    with pytest.raises(agent.FormatError, match=re.escape(needle)) as exc:
+        agent.extract_code(reply(text, finish))
+    assert "exactly one fenced code block that starts with ```python" in str(exc.value)
+
+
+def test_the_one_python_block_is_the_code():
+    assert agent.extract_code(reply("Sure:\n```python\nprint('a')\n```\nDone.")) == "print('a')\n"
+    assert agent.extract_code(reply("```py\nx = 1\n```")) == "x = 1\n"
+
+
+def test_verdicts_and_worker_prompts():
+    t = SimpleNamespace(supervisor_format_errors=0, notes=[], verdicts=[])
+    t.record_verdict = lambda attempt, accepted, text, note="": t.verdicts.append((accepted, note))
+    with pytest.raises(agent.Accepted):
+        agent.review(t, 1, "**VERDICT: ACCEPT**\n", "old")
+    assert agent.review(t, 1, "VERDICT: REVISE\n## Worker Prompt\nfix the path\n## Call record:\nwhy\n", "old") \
+        == "fix the path"
+    assert t.supervisor_format_errors == 0
+    assert agent.review(t, 2, "The path is wrong; read inputs/arrays instead.", "old") == \
+        "The path is wrong; read inputs/arrays instead."
+    assert t.supervisor_format_errors == 1 and t.verdicts[-1] == (False, "a review had no VERDICT line: read as REVISE")
+    assert agent.instruct(t, "", "the task") == "the task" and t.supervisor_format_errors == 2
+
+
+def test_importing_the_agent_is_light():
+    code = ("import sys, hepmini.agent, hepmini.trial, hepmini.scripted\n"
+            "print(sorted(m for m in ('numpy', 'requests', 'uproot', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+# ---- oracle trials and the logs -------------------------------------------------------------------------
+
+
+def test_agent_command_runs_an_oracle_trial_with_the_paper_logs(work, tmp_path):
+    proc = run_cli("agent", "step5", "--model", "scripted:oracle", "--workdir", work, *SETS, "--out", tmp_path / "runs")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SCRIPTED STAND-IN, not a language model" in proc.stdout and "1/1 trial(s) succeeded" in proc.stdout
+    directory = tmp_path / "runs" / "step5_categorize" / "trial-001"
+    r = json.loads((directory / "result.json").read_text())
+    assert (r["status"], r["stop"], r["iterations"], r["api_calls"], r["format_errors"]) == \
+        ("success", "accepted", 1, 3, 0)
+    assert r["validation"]["passed"] and r["supervisor_verdict"] == "accept"
+    tok = r["tokens"]  # the paper's breakdown adds up to the totals
+    assert tok["user_prompt"] + tok["supervisor_to_coder"] + tok["feedback_to_supervisor"] == tok["input"] > 0
+    assert tok["coder_output"] + tok["supervisor_output"] == tok["output"] > 0
+    assert r["cost"]["total"] == 0.0 and r["cost"]["sources"] == ["scripted"]
+    assert r["scripted"]["stand_in"] == "scripted:oracle" and r["scripted"]["injected_fault"] is None
+    prov = r["provenance"]
+    assert prov["hepmini_version"] and set(prov["prompts"]) == {"step5_categorize", "supervisor_system",
+                                                                 "coder_system", "supervisor_review"}
+    assert prov["params_sent"]["coder"] == [{"temperature": 0.0, "max_tokens": 16384}]
+    assert prov["models"]["coder"] == {"requested": "scripted:oracle", "returned": ["scripted:oracle"]}
+    ref = work / "solution"
+    assert set(prov["inputs"]) == set(stepdefs.get("step5").INPUTS)
+    for rel in prov["inputs"]:  # inputs are copies of the reference outputs of the earlier steps
+        assert (directory / "inputs" / rel).read_bytes() == (ref / rel).read_bytes()
+    assert r["durations"]["code_runs"] > 0 and r["durations"]["except_code_runs"] < r["durations"]["total"]
+    iso = r["executions"][0]["isolation"]
+    assert str(ref) in iso["hidden"] and str(ROOT_DIR / "reference") in iso["hidden"]
+    assert (directory / "generated_code" / "step5_categorize_attempt1.py").is_file()
+
+    log = (directory / "comprehensive.log").read_text()
+    positions = [log.index(b) for b in B1_BANNERS]
+    assert positions == sorted(positions), "App. B.1 sections out of order"
+    assert "Supervisor: scripted:oracle (SCRIPTED STAND-IN, not a language model)" in log
+    assert "Calling coder scripted:oracle (attempt 1/3)" in log and "SUCCESS: Supervisor satisfied after 1" in log
+    summary = dict(line.split(": ", 1) for line in log.split("FINAL SUMMARY\n", 1)[1].splitlines()
+                   if ": " in line)
+    assert all(field in summary for field in SUMMARY_FIELDS)
+    assert int(summary["User Prompt Tokens"]) == tok["user_prompt"]
+    assert int(summary["Feedback to Supervisor Tokens"]) == tok["feedback_to_supervisor"]
+    assert summary["Final Status"] == "SUCCESS" and summary["Total API Calls"] == "3"
+
+    vlog = (directory / "validation.log").read_text().splitlines()  # App. B.2
+    assert vlog[0] == "=== Step 5 Validation (categorize) ===" and "=== VALIDATION SUMMARY ===" in vlog
+    assert "Step 5 (categorize): PASS" in vlog and vlog[-1] == "Result: 1/1 step passed"
+    assert json.loads((directory / "validation.json").read_text())["passed"] is True
+    kinds = [e["event"] for e in events(r)]
+    assert kinds == ["start", "call", "call", "code", "execution", "call", "verdict", "stop", "end"]
+
+
+@pytest.mark.parametrize("step", ["step1", "step2", "step3", "step4"])
+def test_oracle_passes_validation_on_reference_inputs(work, tmp_path, step):
+    r = trial(make_cfg(work), step, tmp_path)
+    assert (r["status"], r["api_calls"], r["validation"]["passed"]) == ("success", 3, True), r["reason"]
+    if stepdefs.get(step).READS_DATA:  # the raw data reach the code read-only, and are fingerprinted
+        assert len(r["provenance"]["data"]) == len(stepdefs.rules().ALL_FILES)
+        assert any(p.endswith("/data") for p in r["executions"][0]["isolation"]["readonly"])
+
+
+def test_all_with_a_model_chains_the_agents_own_outputs(work):
+    proc = run_cli("all", "--model", "scripted:oracle", "--workdir", work, *SETS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    header = next(i for i, ln in enumerate(lines) if ln.startswith("step ") and "status" in ln)
+    rows = [ln.split() for ln in lines[header + 1:header + 6]]
+    assert [r[0] for r in rows] == ["step1", "step2", "step3", "step4", "step5"]
+    assert all(r[2] == "success" and r[3] == "PASS" for r in rows), proc.stdout
+    assert "5/5 steps succeeded" in proc.stdout
+    run = next((work / "agent").glob("*-chained-scripted_oracle"))
+    step3 = json.loads((run / "step3_preprocess" / "trial-001" / "result.json").read_text())
+    assert step3["inputs_mode"] == "chained"
+    assert step3["provenance"]["inputs_from"] == [str(run / "step2_ntuples" / "trial-001" / "outputs")]
+
+
+# ---- format errors, verdicts, failures, limits ----------------------------------------------------------
+
+
+def test_format_errors_are_fed_back_counted_and_end_the_trial(work, tmp_path):
+    coder = ScriptedLLM(["I would use numpy.", "```python\nprint(1)\n```\n```python\nprint(2)\n```",
+                         "```bash\necho hi\n```"])
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(supervisor(), coder))
+    assert (r["status"], r["stop"], r["format_errors"], r["api_calls"], r["iterations"]) == \
+        ("format_error", "format_error", 3, 4, 3)
+    assert r["executions"] == [] and not r["validation"]["passed"]
+    second, third = coder.calls[1]["messages"], coder.calls[2]["messages"]
+    assert second[-2] == {"role": "assistant", "content": "I would use numpy."}
+    assert "no complete fenced code block" in second[-1]["content"] and "has 2 code blocks" in third[-1]["content"]
+    assert [e["error"][:40] for e in events(r) if e["event"] == "format_error"][2].startswith(
+        "Format error: the code block is marked b")
+    assert "WARNING: Format error (attempt 1)" in read(r, "comprehensive.log")
+    assert "Final Status: FORMAT_ERROR" in read(r, "comprehensive.log")
+
+
+def test_an_empty_reply_is_a_format_error_and_the_coder_may_recover(work, tmp_path):
+    coder = ScriptedLLM(["", oracle_reply()])
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay",
+              clients=(supervisor("VERDICT: ACCEPT"), coder))
+    assert (r["status"], r["format_errors"], r["iterations"], r["api_calls"]) == ("success", 1, 2, 4)
+    assert coder.calls[1]["messages"][-2]["content"] == "(empty reply)"
+
+
+def test_revisions_use_every_iteration_then_the_supervisor_gives_up(work, tmp_path):
+    revise = "VERDICT: REVISE\n## Worker Prompt\nTry again, print more.\n## Call record:\nnot yet\n"
+    coder = ScriptedLLM(["```python\nprint('attempt')\n```"] * 3)
+    sup = supervisor(revise, revise, revise)
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(sup, coder))
+    assert (r["status"], r["stop"], r["iterations"], r["api_calls"]) == ("failed", "max_iterations", 3, 7)
+    assert coder.calls[1]["messages"][1]["content"] == "Try again, print more."  # the revised instructions
+    review = sup.calls[1]["messages"][-1]["content"]
+    assert "attempt 1 of 3" in review and "Exit code: 0" in review and "- outputs/arrays/boundaries.npy: MISSING" \
+        in review and "--- stdout ---\nattempt" in review
+    assert "MAX ITERATIONS REACHED" in read(r, "comprehensive.log")
+
+
+def test_accepted_but_wrong_outputs_fail_validation(work, tmp_path):
+    code = ("```python\nimport numpy as np, os\nos.makedirs('outputs/arrays')\n"
+            "np.save('outputs/arrays/boundaries.npy', np.array([0.0, 0.5, 1.0]))\n"
+            "np.save('outputs/arrays/significances.npy', np.array([1.0, 2.0]))\n```")
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay",
+              clients=(supervisor("VERDICT: ACCEPT"), ScriptedLLM([code])))
+    assert (r["status"], r["stop"], r["supervisor_verdict"]) == ("failed", "accepted", "accept")
+    assert "Step 5 (categorize): FAIL" in read(r, "validation.log")
+
+
+def test_provider_failure_after_retries_is_infrastructure(work, tmp_path):
+    with OpenAIFake(key=KEY) as fake:
+        fake.script(*[Resp(500, OPENAI_500, headers={"retry-after-ms": "5"})] * 4)
+        cfg = make_cfg(work, {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1"}, max_retries=1)
+        client = llm.client_for("openai:gpt-4.1", cfg, session=loopback_session(), sleep=FakeClock().sleep)
+        r = trial(cfg, "step5", tmp_path, model="openai:gpt-4.1", clients=(client, client))
+        assert len(fake.requests) == 2  # one try and one retry, then the trial stops
+    assert (r["status"], r["stop"], r["api_calls"]) == ("infrastructure", "infrastructure", 0)
+    assert "ServerError" in r["reason"] and "HTTP 500" in r["reason"]
+    failed = [e for e in events(r) if e["event"] == "call_error"]
+    assert failed[0]["error"] == "ServerError" and len(failed[0]["http_attempts"]) == 2
+    assert "INFRASTRUCTURE ERROR" in read(r, "comprehensive.log")
+
+
+def test_a_real_provider_trial_records_models_and_params_and_never_the_key(work, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # also in the harness's own environment
+    code = ("```python\nimport json, os\nprint(json.dumps(dict(os.environ)))\n"
+            "try:\n    print(open('/proc/%d/environ' % os.getppid(), 'rb').read())\n"
+            "except OSError as exc:\n    print(type(exc).__name__)\n```")
+    answers = ["## Worker Prompt\nPrint the environment.\n## Call record:\nasked\n", code, "VERDICT: ACCEPT"]
+    with OpenAIFake(key=KEY, returned_model="gpt-4.1-2025-04-14") as fake:
+        fake.script(*[Resp(200, openai_completion(a, "gpt-4.1-2025-04-14", reasoning=0)) for a in answers])
+        cfg = make_cfg(work, {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1"})
+        client = llm.client_for("openai:gpt-4.1", cfg, session=loopback_session())
+        r = trial(cfg, "step5", tmp_path, model="openai:gpt-4.1", clients=(client, client))
+        assert all(req.headers["authorization"] == f"Bearer {KEY}" for req in fake.requests)
+        assert fake.requests[0].body["temperature"] == 0
+    assert r["api_calls"] == 3 and r["status"] == "failed" and r["executions"][0]["returncode"] == 0
+    assert r["provenance"]["models"]["coder"] == {"requested": "openai:gpt-4.1", "returned": ["gpt-4.1-2025-04-14"]}
+    assert r["provenance"]["params_sent"]["coder"][0]["temperature"] == 0
+    assert "OPENAI_API_KEY" not in r["executions"][0]["env_keys"]
+    leaked = [p for p in Path(r["trial_dir"]).rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+    assert leaked == []
+
+
+def test_token_cost_and_time_limits_end_the_trial(work, tmp_path):
+    cfg = make_cfg(work)
+    big = {"text": "## Worker Prompt\ngo\n## Call record:\nx\n", "usage": {"input": 900, "output": 200}}
+    r = trial(cfg, "step5", tmp_path, model="scripted:replay", clients=(ScriptedLLM([big]), ScriptedLLM([])),
+              token_limit=1000)
+    assert (r["status"], r["stop"], r["api_calls"]) == ("failed", "token_limit", 1)
+    assert "1100 tokens used, limit 1000" in r["reason"] and "TOKEN LIMIT REACHED" in read(r, "comprehensive.log")
+    priced = {**big, "cost": 0.75}
+    r = trial(cfg, "step5", tmp_path, model="scripted:replay", clients=(ScriptedLLM([priced]), ScriptedLLM([])),
+              cost_limit=0.5)
+    assert (r["stop"], r["api_calls"], r["cost"]["total"]) == ("cost_limit", 1, 0.75)
+    sleeper = ScriptedLLM(["```python\nimport time\nprint('working', flush=True)\ntime.sleep(600)\n```"])
+    r = trial(cfg, "step5", tmp_path, model="scripted:replay", clients=(supervisor(), sleeper), time_limit=2.5)
+    assert (r["status"], r["stop"]) == ("failed", "time_limit")
+    assert r["executions"][0]["killed_reason"] == "wall-clock timeout" and r["durations"]["total"] < 10
+
+
+def test_unknown_cost_is_none_never_zero(work, tmp_path):
+    unpriced = {"text": "## Worker Prompt\ngo\n## Call record:\nx\n", "cost": None}
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay",
+              clients=(ScriptedLLM([unpriced]), ScriptedLLM([{"text": "no code", "cost": 0.01}])),
+              max_iterations=1)
+    assert r["cost"]["total"] is None and r["cost"]["unknown_calls"] == 1 and r["cost"]["known_part"] == 0.01
+    assert r["cost"]["by_role"]["coder"]["total"] == 0.01 and r["cost"]["by_role"]["supervisor"]["total"] is None
+    assert "Cost: unknown" in read(r, "comprehensive.log")
+
+
+def test_cli_refuses_bad_requests_with_one_line(work, tmp_path):
+    proc = run_cli("agent", "step5", "--workdir", work, *SETS)
+    assert proc.returncode == 2 and "name the model" in proc.stderr
+    proc = run_cli("agent", "step5", "--model", "scripted:genius", "--workdir", work, *SETS)
+    assert proc.returncode == 2 and "unknown stand-in 'scripted:genius'" in proc.stderr
+    proc = run_cli("agent", "step5", "--model", "scripted:oracle", "--inputs", "chained", "--out", tmp_path,
+                   "--workdir", work, *SETS)
+    assert proc.returncode == 2 and "no agent trial of step3" in proc.stderr

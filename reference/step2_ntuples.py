@@ -36,7 +36,7 @@ BRANCHES = sorted({branch for _, branch, _ in column_sources()})
 
 
 def vector_parts(jagged):
-    """(flat values as float64, start offset of each event, length of each event) of a jagged array."""
+    """(flat values as float64, start of each event, length of each event, shortest length) of a jagged array."""
     import awkward as ak
 
     layout = jagged.layout
@@ -48,18 +48,20 @@ def vector_parts(jagged):
         counts = ak.to_numpy(ak.num(jagged, axis=1))
         offsets = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
         flat = ak.to_numpy(ak.flatten(jagged, axis=1))
-    return flat.astype(np.float64), offsets[:-1], np.diff(offsets)
+    counts = np.diff(offsets)
+    return flat.astype(np.float64), offsets[:-1], counts, int(counts.min(initial=0))
 
 
 def pick_into(out: np.ndarray, parts, index: int, scratch: np.ndarray) -> None:
     """Write element `index` of every event's vector into `out`, NaN where the vector is shorter."""
-    flat, starts, counts = parts
+    flat, starts, counts, shortest = parts
     if len(flat) == 0:
         out[:] = np.nan
         return
     np.add(starts, index, out=scratch)
     np.take(flat, scratch, mode="clip", out=out)  # clip: short vectors are overwritten below
-    np.putmask(out, counts <= index, np.nan)
+    if index >= shortest:  # e.g. the two photons of a GamGam event are always there: no mask needed
+        np.putmask(out, counts <= index, np.nan)
 
 
 def convert(path: Path) -> np.ndarray:

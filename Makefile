@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 TORCH_SPEC ?= torch==2.13.0
 ARGS   ?=
 
-.PHONY: run all data step1 step2 step3 step4 step5 status test test-fast perf clean distclean venv
+.PHONY: run all data step1 step2 step3 step4 step5 status test test-fast perf bench-demo clean distclean venv
 
 $(VENV)/.runtime: setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ test: $(VENV)/.testing
 
 perf: $(VENV)/.runtime
 	$(PY) bench/perf.py $(ARGS)
+	$(PY) bench/perf_bench.py
+	$(PY) bench/perf_report.py
+
+# An offline campaign on the scripted stand-ins (tiny synthetic data, fallback classifier) and its report;
+# re-running it resumes (finished cells are kept). DEMO_TRIALS trials per model and step.
+DEMO_TRIALS ?= 5
+DEMO_SETS   ?= --workdir work/bench-demo-work --set scale=0.02 --set classifier=hgb
+bench-demo: $(VENV)/.runtime
+	$(PY) -m hepmini bench --models scripted:oracle,scripted:faults --steps step1,step2,step3,step4,step5 --trials $(DEMO_TRIALS) -j 2 --out work/bench-demo $(DEMO_SETS)
+	$(PY) -m hepmini report work/bench-demo
 
 clean:
 	rm -rf work

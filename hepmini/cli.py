@@ -23,6 +23,11 @@ COMMANDS = {
     "models": ("hepmini.llm:cli_models", "list known models, endpoints, prices and whether a key is set"),
     "ping": ("hepmini.llm:cli_ping", "send one short request to a model and show reply, tokens, cost"),
     "fetch-data": ("hepmini.fetch:cli_fetch", "download the real 2020 ATLAS Open Data GamGam files"),
+    "classify": ("hepmini.classify:cli_classify", "say why failed trials failed (rules; with --model, also the LLM)"),
+    "report": ("hepmini.report:cli_report", "write a campaign's report.html and summary.csv/.json/.md"),
+    "bench": ("hepmini.bench:cli_bench", "run a model x step x trial campaign of agent trials (resumable, "
+              "parallel, budgeted)"),
+    "export": ("hepmini.export:cli_export", "write the work out for a cluster: a Snakefile or a Slurm job array"),
 }
 
 
@@ -64,6 +69,40 @@ def _agent_options(parser):
     parser.add_argument("--fault-seed", type=int, help="scripted:faults: trial k uses seed FAULT_SEED + k - 1")
 
 
+def _bench_options(parser):
+    parser.add_argument("--models", help="provider:model,... each for both roles (offline: scripted:oracle,"
+                        "scripted:faults); omitted: the campaign stored in --out")
+    parser.add_argument("--steps", help="step1,...,step5 (default all five)")
+    parser.add_argument("--trials", type=int, help="trials per model and step (default 1; may grow on a re-run)")
+    parser.add_argument("-j", "--jobs", type=int, help="trials at once (threads; default 1)")
+    parser.add_argument("--budget", type=float, metavar="USD", help="no trial starts once the known spend plus "
+                        "its estimate would pass this many dollars")
+    parser.add_argument("--max-iterations", type=int, help="coder rounds per trial (default 3)")
+    parser.add_argument("--out", required=True, help="the campaign directory (re-run the command to resume)")
+    parser.add_argument("--cell", type=int, metavar="I", help="run only cell I (0-based; for Slurm array tasks)")
+    parser.add_argument("--list-cells", action="store_true", help="print I<TAB>model<TAB>step<TAB>k per cell, "
+                        "run nothing")
+    parser.add_argument("--retry-infrastructure", action="store_true", help="re-run cells that ended "
+                        "infrastructure (provider or sandbox failures)")
+    for flag, kind, what in (("--token-limit", int, "tokens per trial"), ("--cost-limit", float, "dollars per trial"),
+                             ("--time-limit", float, "seconds per trial (default 3600)"),
+                             ("--exec-timeout", float, "seconds per run of the generated code (default 600)"),
+                             ("--temperature", float, "sampling temperature (default 0)"),
+                             ("--max-output-tokens", int, "max_tokens per call (default 16384)"),
+                             ("--fault-seed", int, "scripted:faults: trial k uses seed FAULT_SEED + k - 1")):
+        parser.add_argument(flag, type=kind, help=what)
+
+
+def _classify_report_options(classify, report):
+    classify.add_argument("trials", nargs="+", metavar="TRIAL_DIR", help="trial directories, or directories "
+                          "holding them (e.g. a campaign)")
+    classify.add_argument("--model", help="also ask this provider:model, with the paper's classifier prompt")
+    classify.add_argument("--force", action="store_true", help="ask the model again even if it already answered")
+    classify.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    report.add_argument("dir", metavar="DIR", help="a campaign directory (python -m hepmini bench --out DIR)")
+    report.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -74,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = {name: sub.add_parser(name, help=summary, description=summary)
            for name, (_, summary) in COMMANDS.items()}
 
-    for name in ("all", "run", "status", "clean", "agent"):
+    for name in ("all", "run", "status", "clean", "agent", "bench"):
         _workflow_options(add[name])
     for name in ("all", "run"):
         _dag_options(add[name])
@@ -82,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(add["all"])
     _model_options(add["agent"])
     _agent_options(add["agent"])
+    _bench_options(add["bench"])
     add["status"].add_argument("--json", action="store_true", help="print machine-readable status")
 
     add["data"].add_argument("--out", required=True, help="output directory (gets GamGam/Data, GamGam/MC)")
@@ -116,7 +156,48 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.epilog = ("Files go to OUT/GamGam/{Data,MC} via a .part file and are renamed only when "
                     "complete and verified; run the same command again to resume. A mirror to pass as the base "
                     "URL: http://opendata.cern.ch/eos/opendata/atlas/OutreachDatasets/2020-01-22")
+    _export_options(add["export"])
+    _classify_report_options(add["classify"], add["report"])
     return parser
+
+
+def _matrix_options(parser, required: bool):
+    """The campaign matrix, as `bench` takes it."""
+    parser.add_argument("--models", "--model", dest="models", required=required, metavar="M1,M2",
+                        help="provider:model names, comma-separated" + ("" if required else
+                        " (a campaign: one rule per model x step x trial cell, and the report)"))
+    parser.add_argument("--steps", help="steps of the campaign, comma-separated (default all five)")
+    parser.add_argument("--trials", type=int, default=1, help="trials per model and step (default 1)")
+    parser.add_argument("--max-iterations", type=int, help="coder rounds per trial (default 3)")
+    parser.add_argument("--budget", type=float, metavar="USD", help="hard budget of the campaign in dollars")
+
+
+def _export_options(parser):
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    snake = targets.add_parser("snakefile", help="a Snakefile: the steps (and a campaign's cells) as rules",
+                               description="Write DIR/Snakefile: the data synthesis and the five steps as "
+                               "Snakemake rules running `python -m hepmini run STEP`; with --models, also one "
+                               "rule per benchmark cell and the report.")
+    snake.add_argument("--out", metavar="DIR", help="where the Snakefile goes (and, with --models, the "
+                       "campaign's cells and report; default the current directory)")
+    _matrix_options(snake, required=False)
+    _workflow_options(snake)
+    slurm = targets.add_parser("slurm", help="a Slurm job array: one task per cell, then the merge",
+                               description="Write a Slurm job array (one task per model x step x trial cell), "
+                               "the reference job before it, the merge after it, and DIR/submit.sh.")
+    _matrix_options(slurm, required=True)
+    slurm.add_argument("--out", metavar="DIR", required=True, help="the campaign directory: scripts, logs, "
+                       "cells and report")
+    slurm.add_argument("--partition", help="#SBATCH --partition (default: the site's)")
+    slurm.add_argument("--account", help="#SBATCH --account (default: the site's)")
+    slurm.add_argument("--time", default="02:00:00", help="wall time per job (default 02:00:00)")
+    slurm.add_argument("--cpus-per-task", type=int, default=2, help="CPUs per job (default 2)")
+    slurm.add_argument("--mem", default="8G", help="memory per job (default 8G)")
+    slurm.add_argument("--array-parallel", type=int, default=8, metavar="P",
+                       help="at most P cells at once, the %%P of --array (default 8)")
+    slurm.add_argument("--sbatch-option", action="append", default=[], metavar="OPT",
+                       help="one more #SBATCH line, e.g. --sbatch-option=--qos=long (repeatable)")
+    _workflow_options(slurm)
 
 
 def _config(args):

@@ -74,6 +74,9 @@ class Config:
     passthrough_env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     tabpfn_cache_dir: str = ""          # TABPFN_MODEL_CACHE_DIR, where tabpfn itself would look
     fetch_base_url: str = ""            # where fetch-data downloads from; "" = the public ATLAS URL
+    # bench: trials at once per provider, and the first pause (seconds, doubling) after a rate-limited trial
+    provider_concurrency: int = 4
+    provider_backoff: float = 60.0
 
     @property
     def solution_dir(self) -> Path:

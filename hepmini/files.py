@@ -25,6 +25,7 @@ def tree_dir(name: str) -> Path:
 def _tmp_path(path: Path) -> Path:
     # Same directory as the target, so os.replace is an atomic rename on one filesystem.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600; outputs are ordinary readable files
     os.close(fd)
     return Path(tmp)
 

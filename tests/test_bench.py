@@ -1,0 +1,359 @@
+"""Campaigns: kill and resume, rate-limit storms, the hard budget, broken cell dirs, locks, cells and specs."""
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import ROOT_DIR, run_cli
+from fake_llm import OPENAI_429_TPM, OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
+
+from hepmini import bench, campaign, config, llm, pacing, scripted
+from hepmini.errors import QuotaExceeded
+from hepmini.llm import ScriptedLLM
+
+REF_SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}   # those of conftest's reference_run
+SETS = [a for k, v in REF_SETTINGS.items() for a in ("--set", f"{k}={v}")]
+KEY = "sk-test-bench-0000"
+
+
+@pytest.fixture(scope="module")
+def work(reference_run, tmp_path_factory):
+    """A private copy of the session's tiny reference workdir (up to date: no step re-runs)."""
+    dst = tmp_path_factory.mktemp("bench") / "work"
+    shutil.copytree(reference_run.parent, dst, symlinks=True)
+    return dst
+
+
+def make_cfg(work, env=None, **settings):
+    environ = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **(env or {})}
+    return config.resolve({"workdir": work, "call_log": str(work / "calls.jsonl"), **REF_SETTINGS, **settings},
+                          environ=environ, cwd=work)
+
+
+def make_spec(cfg, out, models, steps="step5", trials=1, budget=None):
+    args = SimpleNamespace(models=models, steps=steps, trials=trials, max_iterations=None, budget=budget, workdir=None)
+    return bench.spec_from_args(cfg, args, Path(out))[1]
+
+
+class Factory:
+    """Scripted clients per cell: worker prompt, one script, ACCEPT; each reply costs `cost` (None: unknown)."""
+
+    def __init__(self, cost=0.25, code="print('hello')"):
+        self.cost, self.code, self.made = cost, code, []
+
+    def __call__(self, model, step, k):
+        cost = None if model.endswith("unpriced") else self.cost
+        def reply(text):
+            return {"text": text, "cost": cost, "usage": {"input": 100, "output": 20}}
+        sup = ScriptedLLM([reply("## Worker Prompt\ngo\n## Call record:\nasked\n"), reply("VERDICT: ACCEPT")], model)
+        coder = ScriptedLLM([reply(f"```python\n{self.code}\n```")], model)
+        self.made.append((model, step, k))
+        return sup, coder
+
+
+def cells_on_disk(out):
+    """{(model slug, step, k): result} of every final cell; and the names of the dirs moved aside."""
+    final, aside = {}, []
+    for path in sorted((Path(out) / "cells").glob("*/*/trial-*")):
+        if "." in path.name:
+            aside.append(path.name.split("-", 1)[1].split(".", 1)[1].split("-")[0])
+            continue
+        state, _, result = campaign.cell_state(path)
+        if state == "final":
+            final[(path.parent.parent.name, path.parent.name, int(path.name[6:]))] = result
+    return final, aside
+
+
+def outcome(out):
+    """What must not depend on interruptions: per cell, status, validation, API calls, calls traced."""
+    records, problems = bench.load_trials(out)
+    assert problems == []
+    calls = {r["cell"]: sum(1 for line in (Path(r["path"]) / "trace.jsonl").read_text().splitlines()
+                            if json.loads(line)["event"] == "call") for r in records}
+    return {(r["cell"], r["model"], r["step"], r["trial"], r["status"], (r["validation"] or {}).get("passed"),
+             r["api_calls"], calls[r["cell"]]) for r in records}
+
+
+# ---- kill -9 and resume; a second campaign on the same DIR ------------------------------------------
+
+
+def test_a_killed_campaign_resumes_to_the_same_result_without_running_a_cell_twice(work, tmp_path):
+    args = ["bench", "--models", "scripted:oracle,scripted:faults", "--steps", "step1,step5", "--trials", "2",
+            "-j", "2", "--workdir", work, *SETS]
+    out, clean = tmp_path / "killed", tmp_path / "clean"
+    env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+    proc = subprocess.Popen([sys.executable, "-m", "hepmini", *map(str, args), "--out", str(out)], cwd=ROOT_DIR,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while campaign.Lock(out / "campaign.lock").holder() != str(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # A second campaign on the same DIR, while the first runs: refused in one line naming the holder.
+        second = run_cli(*args, "--out", out)
+        assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+        assert f"in use by another campaign (pid {proc.pid}" in second.stderr
+        while len(cells_on_disk(out)[0]) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before, _ = cells_on_disk(out)
+    assert 2 <= len(before) < 8, "the kill must land mid-campaign"
+    snapshot = {key: (r["started"], r["ended"]) for key, r in before.items()}
+    _, problems = bench.load_trials(out)
+    assert all("killed mid-run" in p or "no result.json" in p for p in problems), problems
+
+    resumed = run_cli(*args, "--out", out)
+    assert resumed.returncode == 0, resumed.stderr
+    after, aside = cells_on_disk(out)
+    assert len(after) == 8 and {k: (r["started"], r["ended"]) for k, r in after.items() if k in before} == snapshot
+    assert len(aside) <= 2 and set(aside) <= {"killed", "partial"}   # at most the cells in flight (-j 2)
+    assert f"({8 - len(before)} run now)" in resumed.stdout
+
+    assert run_cli(*args, "--out", clean).returncode == 0
+    assert outcome(out) == outcome(clean)
+    again = run_cli(*args, "--out", out)  # finished: nothing runs, nothing is paid twice
+    assert again.returncode == 0 and "(0 run now)" in again.stdout and cells_on_disk(out)[0] == after
+
+
+def test_a_held_campaign_lock_refuses_a_second_campaign_in_one_line(work, tmp_path):
+    out = tmp_path / "c"
+    out.mkdir()
+    with campaign.Lock(out / "campaign.lock") as lock:
+        assert lock.acquire()
+        proc = run_cli("bench", "--models", "scripted:oracle", "--steps", "step5", "--out", out, "--workdir", work,
+                       *SETS)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"hepmini: error: {out} is in use by another campaign (pid {os.getpid()}")
+    assert not (out / "campaign.json").exists()
+
+
+# ---- providers: rate-limit storms and 5xx, quota -------------------------------------------------------
+
+
+class OracleFake(OpenAIFake):
+    """An OpenAI-compatible loopback server that answers as scripted:oracle, unless a storm is scripted."""
+
+    def default(self, seen):
+        text = scripted.client_for("scripted:oracle").complete(seen.body["messages"]).text
+        return Resp(200, openai_completion(text, "gpt-4.1-2025-04-14", reasoning=0))
+
+
+def test_429_storms_and_5xx_end_infrastructure_or_succeed_never_failed(work, tmp_path):
+    out = tmp_path / "storm"
+    with OracleFake(key=KEY) as fake:
+        ok = fake.default
+        # 7 429s in a row: more than two callers with max_retries=2 can absorb; then 5xx blips they can.
+        storm = [Resp(429, OPENAI_429_TPM, headers={"retry-after-ms": "5"})] * 7
+        fake.script(ok, ok, ok, *storm, ok, ok, ok, Resp(500, OPENAI_500), ok, ok, ok,
+                    Resp(502, "<html>Bad Gateway</html>", content_type="text/html"))
+        cfg = make_cfg(work, {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1"}, max_retries=2,
+                       provider_backoff=0.05)
+        clock, clients = FakeClock(), []
+
+        def factory(model, step, k):
+            clients.append(llm.client_for(model, cfg, session=loopback_session(), sleep=clock.sleep))
+            return clients[-1], clients[-1]
+
+        spec = make_spec(cfg, out, "openai:gpt-4.1", "step5", trials=6)
+        stream = io.StringIO()
+        summary = bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=stream)
+        records = bench.load_trials(out)[0]
+        assert {r["status"] for r in records} == {"success", "infrastructure"} and len(records) == 6
+        infra = [r for r in records if r["status"] == "infrastructure"]
+        assert infra[0]["reason"].startswith("RateLimited: openai: HTTP 429")
+        assert all(r["reason"].startswith(("RateLimited:", "ServerError:")) for r in infra)
+        assert summary["counted"] == 6 - len(infra) == summary["passed"]      # infrastructure is not a failure
+        assert clock.sleeps and "openai: backing off: RateLimited" in stream.getvalue()
+        events = [json.loads(line) for line in (out / "campaign.jsonl").read_text().splitlines()]
+        assert any(e["event"] == "provider" and e["change"].startswith("backing off") for e in events)
+        # gpt-4.1 has no price: every trial that got an answer spent an unknown amount
+        assert summary["unknown_priced_trials"] == sum(r["api_calls"] > 0 for r in records) >= 6 - len(infra)
+        assert "+unknown" in stream.getvalue()
+
+        again = bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, retry_infrastructure=True,
+                                   stream=io.StringIO())
+        for client in clients:
+            client.close()
+    assert again["ran"] == len(infra) and again["statuses"] == {"success": 6}
+    assert sorted(cells_on_disk(out)[1]) == ["infrastructure"] * len(infra)
+
+
+def test_an_exhausted_quota_stops_the_provider_and_leaves_its_cells_for_later(work, tmp_path):
+    out, cfg = tmp_path / "quota", make_cfg(work)
+    made = []
+
+    def factory(model, step, k):
+        made.append(k)
+        error = QuotaExceeded("fake: HTTP 429 insufficient_quota - add credit", provider="fake", status=429)
+        return ScriptedLLM([error], model), ScriptedLLM([], model)
+
+    summary = bench.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=4), out, jobs=1, clients_factory=factory,
+                                 stream=io.StringIO())
+    assert made == [1] and summary["statuses"] == {"infrastructure": 1} and summary["not_started_provider"] == 3
+    assert summary["providers_stopped"]["fake"].startswith("QuotaExceeded")
+
+
+def test_a_harness_error_is_counted_apart_and_the_cell_rerun(work, tmp_path):
+    out, cfg = tmp_path / "harness", make_cfg(work)
+
+    def broken(model, step, k):  # the coder stand-in has no reply: a RuntimeError inside the harness
+        return ScriptedLLM(["## Worker Prompt\ngo\n## Call record:\nasked\n"], model), ScriptedLLM([], model)
+
+    spec = make_spec(cfg, out, "fake:m", trials=1)
+    s = bench.run_campaign(cfg, spec, out, clients_factory=broken, stream=io.StringIO())
+    assert (s["harness_errors"], s["finished"], s["statuses"]) == (1, 0, {})
+    assert "harness error: RuntimeError" in bench.load_trials(out)[1][0]
+    s = bench.run_campaign(cfg, spec, out, clients_factory=Factory(), stream=io.StringIO())
+    assert (s["ran"], s["finished"], s["harness_errors"]) == (1, 1, 0) and cells_on_disk(out)[1] == ["error"]
+
+
+def test_provider_caps_halve_on_rate_limits_and_recover_one_at_a_time():
+    p = pacing.Provider(cap=4, max_cap=4, base_pause=10)
+    assert "at most 2 at once, paused 10 s" in p.outcome({"status": "infrastructure", "reason": "RateLimited: x"}, 0)
+    assert not p.ready(5) and p.ready(10)
+    p.outcome({"status": "infrastructure", "reason": "ServerError: x"}, 10)
+    assert (p.cap, p.paused_until) == (1, 30)
+    p.outcome({"status": "success"}, 31)
+    p.outcome({"status": "infrastructure", "reason": "SandboxError: no fork"}, 31)  # not the provider's doing
+    assert (p.cap, p.pause) == (3, 0)
+
+
+# ---- the budget ----------------------------------------------------------------------------------------
+
+
+def test_no_trial_starts_once_the_budget_would_pass_and_unknown_spend_is_reported(work, tmp_path):
+    out, cfg, factory = tmp_path / "budget", make_cfg(work), Factory(cost=0.25)   # 3 calls: $0.75 a trial
+    stream = io.StringIO()
+    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=2.0), out, jobs=2,
+                           clients_factory=factory, stream=stream)
+    # Two start at once with no estimate yet; once one ends, the one in flight counts $0.75: a third would pass $2.
+    assert (s["ran"], s["not_started_budget"], s["spend_known"]) == (2, 2, 1.5)
+    assert sorted(k for _, _, k in factory.made) == [1, 2] and "spend $1.5000 of $2" in stream.getvalue()
+    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=2.0), out, jobs=1,
+                           clients_factory=factory, stream=io.StringIO())
+    assert (s["ran"], s["not_started_budget"], len(factory.made)) == (0, 2, 2)       # nothing paid twice
+    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=3.0), out, jobs=1,
+                           clients_factory=factory, stream=io.StringIO())
+    assert (s["ran"], s["not_started_budget"], s["spend_known"], s["finished"]) == (2, 0, 3.0, 4)
+
+    out = tmp_path / "unknown"
+    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:priced,fake:unpriced", trials=2, budget=10), out, jobs=2,
+                           clients_factory=Factory(cost=0.25), stream=io.StringIO())
+    assert (s["spend_known"], s["unknown_priced_trials"], s["unknown_priced_calls"]) == (1.5, 2, 6)
+
+
+def test_the_budget_counts_trials_in_flight_and_money_spent_by_cleared_cells():
+    b = pacing.Budget(cap=1.0)
+    b.add("m", {"cost": {"total": 0.4, "known_part": 0.4, "unknown_calls": 0}})
+    assert b.allows("m")
+    b.reserved[7] = "m"                                    # one in flight: 0.8 once it ends
+    assert not b.allows("m") and b.allows("other")        # no estimate for a model without finished trials
+    b.add_spend(0.3, 1)                                    # a killed trial's calls, from its trace
+    assert not b.allows("other") and b.unknown_calls == 1
+
+
+# ---- broken cell dirs ----------------------------------------------------------------------------------
+
+
+def test_corrupt_partial_and_running_cells_are_reported_skipped_and_rerun(work, tmp_path):
+    out, cfg, factory = tmp_path / "broken", make_cfg(work), Factory()
+    spec = make_spec(cfg, out, "fake:m", trials=5)
+    bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
+    cell = {k: campaign.cell_path(out, "fake:m", "step5", k) for k in range(1, 6)}
+    (cell[1] / "result.json").write_text("{garbage")
+    (cell[2] / "result.json").unlink()
+    running = json.loads((cell[3] / "result.json").read_text())
+    (cell[3] / "result.json").write_text(json.dumps({**running, "status": "running"}))
+    (cell[5] / "result.json").write_text(json.dumps({"status": "success", "step": "step3"}))
+    (out / "cells" / "other__model").mkdir()
+    (cell[1].parent / "trial-9").mkdir()
+
+    records, problems = bench.load_trials(out)
+    assert [(r["trial"], r["cell"], r["model"], r["step"]) for r in records] == [(4, 3, "fake:m", "step5")]
+    assert Path(records[0]["path"]) == cell[4] and records[0]["status"] == "failed"
+    text = "\n".join(problems)
+    assert len(problems) == 6 and "unreadable result.json" in text and "no result.json" in text
+    assert "killed mid-run" in text and "not a trial result of step5" in text
+    assert "other__model: not a model of this campaign" in text and "outside the matrix (trials = 5)" in text
+
+    with campaign.Lock(campaign.lock_path(cell[3])) as held:   # as if another process (a Slurm task) ran it
+        held.acquire()
+        assert any("trial-3: status running: in flight" in p for p in bench.load_trials(out)[1])
+        s = bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
+    assert (s["ran"], s["busy_elsewhere"], s["finished"]) == (3, 1, 4)
+    s = bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
+    assert (s["ran"], s["finished"]) == (1, 5) and len(factory.made) == 5 + 4
+    records, problems = bench.load_trials(out)
+    assert [r["trial"] for r in records] == [1, 2, 3, 4, 5] and len(problems) == 2
+    assert sorted(cells_on_disk(out)[1]) == ["corrupt", "corrupt", "killed", "partial"]
+
+
+# ---- cells, Slurm-style, and specs ---------------------------------------------------------------------
+
+
+def test_list_cells_and_cell_runs_are_idempotent_and_a_different_spec_is_refused(work, tmp_path):
+    out = tmp_path / "cells"
+    base = ["bench", "--models", "scripted:oracle,scripted:faults", "--steps", "step5,step1", "--trials", "2",
+            "--workdir", work, *SETS, "--out", out]
+    listed = run_cli(*base, "--list-cells")
+    assert listed.returncode == 0 and not out.exists()
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert rows[:3] == [["0", "scripted:oracle", "step5", "1"], ["1", "scripted:oracle", "step5", "2"],
+                        ["2", "scripted:oracle", "step1", "1"]] and rows[-1] == ["7", "scripted:faults", "step1", "2"]
+    first = run_cli(*base, "--cell", "5")
+    assert first.returncode == 0, first.stderr
+    done, _ = cells_on_disk(out)
+    assert list(done) == [("scripted__faults", "step5", 2)]
+    again = run_cli(*base, "--cell", "5")
+    assert again.returncode == 0 and "(0 run now)" in again.stdout and cells_on_disk(out)[0] == done
+    stored = run_cli("bench", "--out", out, "--list-cells")          # the stored campaign, from DIR alone
+    assert stored.stdout == listed.stdout
+    assert campaign.Spec.load(out).settings["scale"] == 0.02
+
+    for change, needle in ((["--steps", "step5"], "steps step5,step1 here, step5 asked"),
+                           (["--trials", "1"], "trials 2 here, 1 asked"),
+                           (["--set", "seed=12"], "seed 11 here, 12 asked")):
+        proc = run_cli(*base, *change, "--cell", "0")
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and needle in proc.stderr, proc.stderr
+    proc = run_cli(*base, "--cell", "8")
+    assert proc.returncode == 2 and "cells are 0..7" in proc.stderr
+    assert cells_on_disk(out)[0] == done
+
+
+def test_more_trials_may_be_asked_and_campaign_json_follows(work, tmp_path):
+    out, cfg, factory = tmp_path / "grow", make_cfg(work), Factory()
+    bench.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=1), out, clients_factory=factory, stream=io.StringIO())
+    created = campaign.Spec.load(out).created
+    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=3, budget=5), out, clients_factory=factory,
+                           stream=io.StringIO())
+    stored = campaign.Spec.load(out)
+    assert (s["ran"], stored.trials, stored.budget, stored.created) == (2, 3, 5, created)
+    assert [e["event"] for e in map(json.loads, (out / "campaign.jsonl").read_text().splitlines())] == \
+        ["start", "end", "start", "end"]
+
+
+def test_the_progress_line_rewrites_itself_on_a_terminal_and_prints_lines_otherwise():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    budget = pacing.Budget(cap=None, known=0.5)
+    budget.unknown_trials = 1
+    for stream in (Tty(), io.StringIO()):
+        p = pacing.Progress(total=10, todo=4, stream=stream)
+        p.ran = 2
+        p.show(p.line(done=8, passed=5, counted=7, budget=budget, running=2), "m step5 trial 1: success")
+        p.close()
+        assert "8/10 done, passed 5/7, spend $0.5000+unknown, 2 running, ETA" in stream.getvalue()
+    assert stream.getvalue().startswith("bench: m step5 trial 1: success | ") and "\r" not in stream.getvalue()

@@ -100,14 +100,20 @@ def _bin_index(score, edges):
     return index
 
 
-def _as_matrix(value, name, ncols, columns):
+def _as_float_array(value, name, shape_words):
+    """`value` as a float64 array, refusing file paths and non-numbers with a message that says why."""
     if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
         raise ToolInputError(f"{name} must be a numpy array, not the path {value!r}; "
                              f"load it first: {name} = np.load({str(value)!r})")
     try:
-        array = np.asarray(value, dtype=np.float64)
+        return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ToolInputError(f"{name} must be a 2-D numpy array of numbers, got {type(value).__name__}") from None
+        raise ToolInputError(f"{name} must be a {shape_words} numpy array of numbers, "
+                             f"got {type(value).__name__}") from None
+
+
+def _as_matrix(value, name, ncols, columns):
+    array = _as_float_array(value, name, "2-D")
     if array.ndim != 2 or array.shape[1] != ncols:
         raise ToolInputError(f"{name} must be a 2-D array with {ncols} columns {columns} (a step-3 array), "
                              f"got shape {array.shape}")
@@ -115,13 +121,7 @@ def _as_matrix(value, name, ncols, columns):
 
 
 def _as_scores(value, name, rows, array_name):
-    if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
-        raise ToolInputError(f"{name} must be a numpy array, not the path {value!r}; "
-                             f"load it first: {name} = np.load({str(value)!r})")
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ToolInputError(f"{name} must be a 1-D numpy array of numbers, got {type(value).__name__}") from None
+    array = _as_float_array(value, name, "1-D")
     if array.ndim != 1:
         raise ToolInputError(f"{name} must be 1-D (one score per event), got shape {array.shape}"
                              + ("; for predict_proba output pass column [:, 1]" if array.ndim == 2 else ""))

@@ -1,23 +1,20 @@
 """The supervisor-coder loop end to end: real sandbox runs, scripted and loopback models, the paper's log layouts."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import ROOT_DIR, run_cli
+from conftest import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
 from fake_llm import OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
 
-from hepmini import agent, config, llm, scripted, stepdefs
+from hepmini import agent, llm, scripted, stepdefs
 from hepmini.llm import Reply, ScriptedLLM, Usage
 from hepmini.trial import new_trial_dir
 
-REF_SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}   # those of conftest's reference_run
 SETS = [a for k, v in REF_SETTINGS.items() for a in ("--set", f"{k}={v}")]
 KEY = "sk-test-agent-PLANTED-7f3a9c"
 # Paper App. B.1, in order, for a trial accepted after one iteration.
@@ -41,16 +38,10 @@ SUMMARY_FIELDS = ["Task", "Supervisor", "Coder", "Total Iterations", "Start Time
 
 @pytest.fixture(scope="module")
 def work(reference_run, tmp_path_factory):
-    """A private copy of the session's tiny reference workdir (data, solution, stamps: up to date)."""
-    dst = tmp_path_factory.mktemp("agent") / "work"
-    shutil.copytree(reference_run.parent, dst, symlinks=True)
-    return dst
+    return copy_workdir(reference_run, tmp_path_factory, "agent")
 
 
-def make_cfg(work, env=None, **settings):
-    environ = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **(env or {})}
-    return config.resolve({"workdir": work, "call_log": str(work / "calls.jsonl"), **REF_SETTINGS, **settings},
-                          environ=environ, cwd=work)
+make_cfg = work_config
 
 
 def trial(cfg, step_name, runs, model="scripted:oracle", clients=None, **settings):

@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,30 +11,23 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import ROOT_DIR, run_cli
+from conftest import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
 from fake_llm import OPENAI_429_TPM, OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
 
-from hepmini import bench, campaign, config, llm, pacing, scripted
+from hepmini import bench, campaign, llm, pacing, scripted
 from hepmini.errors import QuotaExceeded
 from hepmini.llm import ScriptedLLM
 
-REF_SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}   # those of conftest's reference_run
 SETS = [a for k, v in REF_SETTINGS.items() for a in ("--set", f"{k}={v}")]
 KEY = "sk-test-bench-0000"
 
 
 @pytest.fixture(scope="module")
 def work(reference_run, tmp_path_factory):
-    """A private copy of the session's tiny reference workdir (up to date: no step re-runs)."""
-    dst = tmp_path_factory.mktemp("bench") / "work"
-    shutil.copytree(reference_run.parent, dst, symlinks=True)
-    return dst
+    return copy_workdir(reference_run, tmp_path_factory, "bench")
 
 
-def make_cfg(work, env=None, **settings):
-    environ = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **(env or {})}
-    return config.resolve({"workdir": work, "call_log": str(work / "calls.jsonl"), **REF_SETTINGS, **settings},
-                          environ=environ, cwd=work)
+make_cfg = work_config
 
 
 def make_spec(cfg, out, models, steps="step5", trials=1, budget=None):

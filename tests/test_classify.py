@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -216,32 +215,6 @@ def test_classify_command_with_a_loopback_model(tmp_path, monkeypatch, capsys):
 
 
 # ---- accuracy on a real scripted:faults campaign ------------------------------------------------------------
-
-_CAMPAIGN = {}
-
-
-def faults_campaign_dir(reference_run, root: Path) -> Path:
-    """A real `bench` campaign of scripted:faults, 5 steps × 5 trials, built once per session.
-
-    With one iteration a fault is never repaired, so every trial fails with its injected fault; seeds
-    0..4 give every applicable fault of each step at least once (a step has at most 5).
-    """
-    if "dir" not in _CAMPAIGN:
-        work = root / "work"
-        shutil.copytree(reference_run.parent, work, symlinks=True)
-        out = root / "faults"
-        proc = run_cli("bench", "--models", "scripted:faults", "--trials", "5", "--max-iterations", "1",
-                       "--fault-seed", "0", "-j", "2", "--out", out, "--workdir", work, "--set", "scale=0.02",
-                       "--set", "classifier=hgb", "--set", "seed=11")
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        _CAMPAIGN["dir"] = out
-    return _CAMPAIGN["dir"]
-
-
-@pytest.fixture(scope="session")
-def faults_campaign(reference_run, tmp_path_factory):
-    return faults_campaign_dir(reference_run, tmp_path_factory.mktemp("faults-campaign"))
-
 
 def test_rule_classifier_accuracy_on_a_scripted_faults_campaign(faults_campaign):
     proc = run_cli("classify", faults_campaign)

@@ -9,7 +9,6 @@ import subprocess
 import zlib
 
 import pytest
-from test_classify import faults_campaign  # noqa: F401  (the shared session fixture)
 from test_metrics import CLAUDE, OPENAI, write_campaign
 
 from hepmini import cli, report, svg
@@ -63,7 +62,7 @@ def test_report_page_is_self_contained_with_every_figure(fixture_report):
     assert re.search(r">0</text>.*>40</text>", html, re.DOTALL)
 
 
-def test_report_on_a_scripted_faults_campaign(faults_campaign):  # noqa: F811
+def test_report_on_a_scripted_faults_campaign(faults_campaign):
     out = subprocess.run([*_python(), "-m", "hepmini", "report", str(faults_campaign)], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -119,7 +118,7 @@ def screenshot(html_path, png_path, tmp_path):
 
 
 @pytest.mark.skipif(not CHROMIUM, reason="chromium is not installed")
-def test_report_renders_in_a_headless_browser(fixture_report, faults_campaign, tmp_path):  # noqa: F811
+def test_report_renders_in_a_headless_browser(fixture_report, faults_campaign, tmp_path):
     d, _ = fixture_report
     if not (faults_campaign / "report.html").exists():
         assert cli.main(["report", str(faults_campaign)]) == 0

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import run_cli
 
-from hepmini import cli, fetch
+from hepmini import cli, download, fetch
 from hepmini.errors import ConfigError
 
 
@@ -390,10 +390,10 @@ def test_files_copied_in_by_hand_pass_offline(server, session, tmp_path):
 def test_which_failures_mean_offline():
     import requests
 
-    assert fetch._connect_failure(_dns_failure()) == "DNS lookup failed"
-    assert fetch._connect_failure(requests.exceptions.ConnectTimeout("x")) == "connection timed out"
-    assert fetch._connect_failure(requests.exceptions.ReadTimeout("x")) is None   # connected: retried
-    assert fetch._connect_failure(requests.exceptions.ConnectionError(
+    assert download._connect_failure(_dns_failure()) == "DNS lookup failed"
+    assert download._connect_failure(requests.exceptions.ConnectTimeout("x")) == "connection timed out"
+    assert download._connect_failure(requests.exceptions.ReadTimeout("x")) is None   # connected: retried
+    assert download._connect_failure(requests.exceptions.ConnectionError(
         OSError(101, "Network is unreachable"))) == "network unreachable"
 
 
@@ -413,7 +413,7 @@ class Terminal(io.StringIO):
 
 def test_progress_on_a_terminal_redraws_one_line():
     ticks = iter(range(100))
-    bar = fetch._Progress(Terminal(), "data_A.GamGam.root", 0, 4_000_000, lambda: next(ticks), 10.0)
+    bar = download._Progress(Terminal(), "data_A.GamGam.root", 0, 4_000_000, lambda: next(ticks), 10.0)
     bar.update(1_000_000)
     bar.update(2_000_000)
     bar.close(4_000_000)

@@ -1,166 +1,56 @@
 """Run one generated Python file in a contained subprocess, and report what it did and what was applied.
 
-`run_python` starts this very file as a wrapper (`python -I -S sandbox.py SPEC`), which applies the
-in-process measures and execs `sys.executable script *args`; a fresh single-threaded process, unlike a
-`preexec_fn`, stays safe when the harness uses threads. The measures, each recorded in
-`ExecResult.isolation`:
+`run_python` starts the wrapper in `sandbox_child.py`, which applies the in-process measures to itself and
+execs `sys.executable script *args`; this module prepares the run, watches it and cleans up after it.
+The measures, each recorded in `ExecResult.isolation`:
 
 - own session and process group, SIGKILLed whole at the wall-clock limit or when a log passes
-  `output_bytes`; as root also every process of the sandbox uid, which catches setsid/double-fork daemons;
-- rlimits on address space, CPU seconds, file size, open files, processes, core dumps; no_new_privs;
-- an environment from an allowlist (no API keys, proxies or credentials), HOME and TMPDIR in the trial dir;
-- as root: a uid/gid of its own (61000+, in no passwd/group entry, no supplementary groups) that owns the
-  trial dir during the run only; a network namespace (a loopback that is down, nothing else) and a mount
-  namespace where /tmp, /var/tmp, /run/lock are empty and read-only, /dev/shm is a private tmpfs,
-  directories the sandbox uid cannot traverse (/root, when pyenv's interpreter lives there) are empty
-  tmpfs with only the paths the run needs bound back in, directories passed as `hide` (reference answers)
-  are empty read-only tmpfs the same way, and protected paths are bound read-only.
-  Not root: a user+network namespace when the kernel allows it; the process group is the kill scope;
+  `output_bytes`, so no child outlives the run; as root also every process of the sandbox uid, which
+  catches daemons that left the group (setsid, double fork);
+- rlimits: address space (a runaway allocation fails as MemoryError), CPU seconds, file size, open
+  files, processes of the uid (stops fork bombs), no core dumps; no_new_privs (setuid binaries cannot
+  regain root); PDEATHSIG (the wrapper dies with the harness);
+- an environment from an allowlist: API keys, proxies and credentials never reach the code; HOME and
+  TMPDIR lie in the trial dir;
+- as root, a uid/gid of its own (61000+, in no passwd/group entry, no supplementary groups) that owns
+  the trial dir during the run only: the code can write nowhere else and signal no other process;
+- a network namespace with only a loopback that is down: no connection gets anywhere (not root: inside
+  a user namespace, when the kernel allows one);
+- as root, a mount namespace, private so nothing propagates to the host: /tmp, /var/tmp, /run/lock are
+  empty and read-only and /dev/shm a private tmpfs (no files shared with other runs or the host);
+  directories the sandbox uid cannot traverse (/root, when pyenv's interpreter lives there) become
+  empty tmpfs with only the paths the run needs bound back in; `hide` directories (reference answers)
+  become empty and read-only the same way; protected paths are bound read-only (cannot be written,
+  replaced or deleted);
 - protected paths are fingerprinted before and after the run; differences are reported in `tampered`.
 
 Logs: TRIAL/logs/<script stem>.stdout.txt and .stderr.txt, owned by the caller, never by the sandbox.
 Whatever a run must read outside its trial dir has to be listed in `protect` or `pythonpath`.
 """
 
-# The wrapper executes this file only down to its __main__ block, so it imports just what it needs here;
-# the parent's heavier modules (subprocess, dataclasses, ...) come after that block: ~100 ms less per run.
-import ctypes
-import marshal
-import os
-import resource
-import stat
-import sys
-import time
-
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
-SIGKILL = 9  # the signal module would pull in enum
-
-
-# ---- child side: the wrapper process ----------------------------------------------------------
-
-
-def _libc():
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), what)
-
-
-def _mount(libc, source, target, fstype, flags, data=None) -> None:
-    enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
-    _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
-
-
-def _mask(libc, mask: str, keep, writable: bool) -> None:
-    """Cover directory `mask` with an empty tmpfs and bind the `keep` paths under it back in."""
-    fds = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in keep]  # before the tmpfs hides them
-    _mount(libc, "tmpfs", mask, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
-    for path, fd in fds:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            os.makedirs(path, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            open(path, "a").close()
-        _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        os.close(fd)
-    if not writable:
-        _mount(libc, None, mask, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def _mount_namespace(libc, spec: dict) -> None:
-    """Mask scratch and untraversable directories, bind back what the run needs, protect read-only."""
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing done below propagates to the host
-    for mask, keep in spec["masks"].items():
-        _mask(libc, mask, keep, writable=mask in spec["writable"])
-    for hidden, keep in spec["hide"]:  # parents first; one already covered by a mask above is skipped
-        if os.path.isdir(hidden):
-            _mask(libc, hidden, keep, writable=False)
-    for path in spec["readonly"]:  # a mount point can be neither written, replaced nor deleted
-        _mount(libc, path, path, None, MS_BIND | MS_REC)
-        _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def _wrapper(spec: dict) -> None:
-    """Apply rlimits, namespaces and the uid drop to this process, report them, then exec the script."""
-    status, uid = spec["status_fd"], spec["uid"]
-    report = {"netns": False, "mountns": False, "uid_dropped": False}
-    try:
-        os.umask(0o022)
-        for name, value in spec["rlimits"].items():
-            kind = getattr(resource, name)
-            hard = resource.getrlimit(kind)[1]  # only root may raise a hard limit
-            cap = (lambda v: v) if hard == resource.RLIM_INFINITY else (lambda v: min(v, hard))
-            # CPU: SIGXCPU at the soft limit names the cause; SIGKILL 5 s later if it is ignored.
-            resource.setrlimit(kind, (cap(value), cap(value + 5 if name == "RLIMIT_CPU" else value)))
-        report["rlimits"] = {name: resource.getrlimit(getattr(resource, name)) for name in spec["rlimits"]}
-        libc = _libc()
-        try:  # a new network namespace holds only a loopback that is down: no connection gets anywhere
-            _check(libc.unshare(CLONE_NEWNET | (CLONE_NEWNS if uid is not None else CLONE_NEWUSER)), "unshare")
-            report["netns"] = True
-        except OSError as exc:
-            report["netns_reason"] = f"unshare failed: {exc.strerror}"
-        if report["netns"] and uid is None:  # unprivileged user namespace: keep our own ids visible
-            real_uid, real_gid = spec["caller"]
-            for name, text in (("setgroups", "deny"), ("uid_map", f"{real_uid} {real_uid} 1"),
-                               ("gid_map", f"{real_gid} {real_gid} 1")):
-                with open(f"/proc/self/{name}", "w") as fh:
-                    fh.write(text)
-        elif report["netns"]:
-            _mount_namespace(libc, spec)
-            report["mountns"] = True
-        if uid is None:
-            report["uid_reason"] = "not running as root: the code runs as the calling user"
-        elif report["mountns"] or not spec["unreachable"]:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            report["uid_dropped"] = True
-        else:
-            report["uid_reason"] = (f"no mount namespace, and other users cannot traverse "
-                                    f"{', '.join(spec['unreachable'])}: the code runs as root")
-        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")  # setuid binaries cannot regain root
-        _check(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")  # dies with the harness
-        report["no_new_privs"] = True
-        os.chdir(spec["cwd"])  # re-enter the trial dir through the new mount tree
-    except BaseException as exc:
-        os.write(status, marshal.dumps({**report, "error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
-        os._exit(126)
-    os.write(status, marshal.dumps({**report, "exec_at": time.monotonic()}))
-    os.set_inheritable(status, False)  # closed by a successful exec, still open to report a failed one
-    try:
-        os.execv(spec["argv"][0], spec["argv"])
-    except OSError as exc:
-        os.write(status, marshal.dumps({"error": f"cannot exec {spec['argv'][0]}: {exc.strerror}"}))
-        os._exit(126)
-
-
-if __name__ == "__main__":
-    _wrapper(marshal.loads(bytes.fromhex(sys.argv[1])))  # never returns: exec or exit
-
-
-# ---- parent side ------------------------------------------------------------------------------
-
 import dataclasses
 import grp
-import io
+import marshal
+import os
 import pwd
 import signal
 import socket
+import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from hepmini.files import sha256_file
+from hepmini.sandbox_child import (PR_SET_CHILD_SUBREAPER, check_libc, hide_plan, load_libc, mount_plan,
+                                   outermost, read_report)
+
+WRAPPER = str(Path(__file__).with_name("sandbox_child.py"))  # run as a script, see its docstring
 ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                  "MKL_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 UID_BASE, UID_SLOTS = 61000, 64         # one uid per concurrent run, so kill-by-uid hits only that run
-SCRATCH_DIRS = ("/tmp", "/var/tmp", "/run/lock", "/dev/shm")  # world-writable: replaced in the mount ns
-WRITABLE_SCRATCH = ("/dev/shm",)        # multiprocessing keeps semaphores there; private and size-capped
 HASH_LIMIT = 200 * 2**20                # larger protected files are compared by size + mtime + inode
 POLL_SECONDS = 0.02
 LIMIT_HINTS = (("MemoryError", "memory limit"), ("[Errno 27]", "file size limit"),
@@ -231,9 +121,9 @@ def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
     keep = [trial_dir, script, sys.prefix, sys.base_prefix, Path(sys.executable).parent,
             Path(sys.executable).resolve().parent, *pythonpath, *protect]
     keep = [os.path.realpath(p) for p in keep if os.path.exists(p)]
-    masks, unreachable = _mount_plan(keep)
-    hidden = _hide_plan(hide, keep)
-    iso = {"uid": None, "masked": sorted(masks), "readonly": _outermost(p for p in protect if os.path.exists(p)),
+    masks, unreachable = mount_plan(keep)
+    hidden = hide_plan(hide, keep)
+    iso = {"uid": None, "masked": sorted(masks), "readonly": outermost(p for p in protect if os.path.exists(p)),
            "hidden": [h for h, _ in hidden], "untraversable": unreachable,
            "env_dropped": sorted(set(passthrough_env) - set(ENV_ALLOWLIST))}
     uid, lock = _claim_uid() if root else (None, None)
@@ -247,7 +137,7 @@ def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
             iso.update(uid=uid, gid=uid, kill_scope=f"process group + every process of uid {uid}")
             # Orphans (double-forked daemons) then become our children and their zombies are reaped at once:
             # pid 1 reaps seconds late here (never in some containers), and zombies count against RLIMIT_NPROC.
-            _check(_libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl")
+            check_libc(load_libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl")
             iso["hardlinks_not_chowned"] = _chown_tree(trial_dir, uid, uid, owner=os.geteuid(),
                                                        skip={str(logs), *protect})
         else:
@@ -258,11 +148,10 @@ def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
                    "RLIMIT_NPROC": limits.processes + (0 if root else len(_processes_of(os.getuid()))),
                    "RLIMIT_CORE": 0}
         spec = {"uid": uid, "caller": [os.getuid(), os.getgid()], "rlimits": rlimits, "status_fd": status_w,
-                "masks": masks, "hide": hidden, "writable": list(WRITABLE_SCRATCH), "readonly": iso["readonly"],
-                "unreachable": unreachable, "cwd": str(trial_dir),
-                "argv": [sys.executable, str(script), *map(str, args)]}
+                "masks": masks, "hide": hidden, "readonly": iso["readonly"], "unreachable": unreachable,
+                "cwd": str(trial_dir), "argv": [sys.executable, str(script), *map(str, args)]}
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", __file__, marshal.dumps(spec).hex()],
+            proc = subprocess.Popen([sys.executable, "-I", "-S", WRAPPER, marshal.dumps(spec).hex()],
                                     cwd=trial_dir, env=env, stdin=subprocess.DEVNULL, stdout=fds[0],
                                     stderr=fds[1], start_new_session=True, pass_fds=(status_w,))
         except OSError as exc:
@@ -273,7 +162,7 @@ def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
         ended = time.monotonic()
         _killpg(proc.pid)               # group members still running after the main process ended
         iso["leftover_pids"] = _kill_uid(uid) if root else []
-        iso.update(_read_status(status_r))
+        iso.update(read_report(status_r))
         if not iso.get("mountns"):      # planned, but nothing was masked, hidden or bound read-only
             iso.update(masked=[], readonly=[], hidden=[])
             if hidden:
@@ -321,40 +210,6 @@ def _make_dir(path: Path) -> Path:
         os.unlink(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _mount_plan(keep: list) -> tuple:
-    """Directories to replace by a tmpfs, each with the kept paths to bind back; and the blocked ones."""
-    keep = _outermost(keep)
-    blocked = set()
-    for path in keep:
-        for parent in reversed(Path(path).parents):  # from "/" down: the first one others cannot traverse
-            if not os.stat(parent).st_mode & stat.S_IXOTH:
-                blocked.add(str(parent))
-                break
-    masks = _outermost({os.path.realpath(d) for d in SCRATCH_DIRS if os.path.isdir(d)} | blocked)
-    return {m: [p for p in keep if _under(p, m)] for m in masks}, sorted(blocked)
-
-
-def _hide_plan(hide, keep: list) -> list:
-    """[[directory to hide, [kept paths inside it to bind back]]], parents first.
-
-    A directory the run itself needs (one of `keep`) is not hidden: keeping wins.
-    """
-    return [[path, _outermost(k for k in keep if _under(k, path))]
-            for path in sorted({os.path.realpath(h) for h in hide if os.path.isdir(h)}) if path not in keep]
-
-
-def _under(path: str, top: str) -> bool:
-    return path == top or path.startswith(top.rstrip("/") + "/")
-
-
-def _outermost(paths) -> list:
-    out = []
-    for path in sorted(set(map(str, paths))):  # a parent sorts before its children
-        if not any(_under(path, o) for o in out):
-            out.append(path)
-    return out
 
 
 def _claim_uid() -> tuple:
@@ -470,24 +325,6 @@ def _kill_uid(uid: int, patience: float = 5.0) -> list:
     return []
 
 
-def _read_status(fd: int) -> dict:
-    """The wrapper's report (marshalled dicts); every writer has exec'd or exited by now."""
-    os.set_blocking(fd, False)
-    data = b""
-    try:
-        while chunk := os.read(fd, 65536):
-            data += chunk
-    except BlockingIOError:
-        pass
-    report, stream = {}, io.BytesIO(data)
-    try:
-        while stream.tell() < len(data):
-            report.update(marshal.load(stream))
-    except (EOFError, ValueError, TypeError):
-        report["error"] = "the sandbox wrapper's report is unreadable"
-    return report
-
-
 def _excerpt(fd: int, size: int, limits: Limits) -> str:
     """Cut the log at output_bytes and return its head and tail for the prompt, marking the cuts."""
     note = ""
@@ -539,8 +376,6 @@ def _snapshot(paths, skip_pycache: bool) -> dict:
 
     `skip_pycache`: the harness itself may write bytecode there during a run; the sandbox uid cannot.
     """
-    from hepmini.files import sha256_file  # here: the wrapper runs this file without hepmini on its path
-
     prints, stack = {}, list(paths)
     while stack:
         path = stack.pop()

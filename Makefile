@@ -20,7 +20,7 @@ $(VENV)/.runtime: setup.cfg
 $(VENV)/.testing: $(VENV)/.runtime
 	$(PIP) install -e '.[test]' 2>&1 | grep -v "is ignored: it is neither" || true
 	# Real ROOT as a test-only tool (PyPI wheel `root`); its tests are skipped where it cannot install.
-	$(PIP) install root 2>&1 | grep -v "is ignored: it is neither" || echo "root wheel not installed: ROOT tests will be skipped"
+	$(PIP) install root > $(VENV)/root-install.log 2>&1 || echo "the PyPI root wheel did not install (see $(VENV)/root-install.log): ROOT tests will be skipped"
 	$(PY) -c "import pytest"
 	touch $@
 

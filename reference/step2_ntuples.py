@@ -64,26 +64,39 @@ def pick_into(out: np.ndarray, parts, index: int, scratch: np.ndarray) -> None:
         np.putmask(out, counts <= index, np.nan)
 
 
-def convert(path: Path) -> np.ndarray:
-    """Read one file and return its (events, columns) float64 ntuple in GeV."""
+def fill_branch(table: np.ndarray, arrays, branch: str, columns: list) -> None:
+    """Write the ntuple columns [(j, column, index)] that come from one branch into `table`."""
     import awkward as ak
+
+    gev = set(rules.GEV_COLUMNS)
+    if columns[0][2] is None:
+        parts, scratch = None, None
+    else:  # flatten each vector branch once, not once per element
+        parts, scratch = vector_parts(arrays[branch]), np.empty(len(arrays), dtype=np.int64)
+    for j, column, index in columns:
+        if parts is None:
+            table[:, j] = ak.to_numpy(arrays[branch])
+        else:
+            pick_into(table[:, j], parts, index, scratch)
+        if column in gev:
+            table[:, j] *= rules.MEV_TO_GEV
+
+
+def convert(path: Path, threads: int = 2) -> np.ndarray:
+    """Read one file and return its (events, columns) float64 ntuple in GeV."""
+    from concurrent.futures import ThreadPoolExecutor
 
     tree = rootio.open_tree(path, rules.TREE, needed=BRANCHES)
     arrays = rootio.read_arrays(path, tree, BRANCHES)
     # Column-major, so each column is written contiguously; np.save records the order.
     table = np.empty((len(arrays), len(rules.NTUPLE_COLUMNS)), dtype=np.float64, order="F")
-    gev = set(rules.GEV_COLUMNS)
-    parts = {}
-    scratch = np.empty(len(arrays), dtype=np.int64)
+    by_branch = {}
     for j, (column, branch, index) in enumerate(column_sources()):
-        if index is None:
-            table[:, j] = ak.to_numpy(arrays[branch])
-        else:
-            if branch not in parts:  # flatten each vector branch once, not once per element
-                parts[branch] = vector_parts(arrays[branch])
-            pick_into(table[:, j], parts[branch], index, scratch)
-        if column in gev:
-            table[:, j] *= rules.MEV_TO_GEV
+        by_branch.setdefault(branch, []).append((j, column, index))
+    # numpy releases the GIL in take/putmask/multiply: branches fill their own columns in parallel.
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for done in [pool.submit(fill_branch, table, arrays, b, cols) for b, cols in by_branch.items()]:
+            done.result()
     return table
 
 

@@ -72,6 +72,9 @@ class Config:
     base_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
     endpoints: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     passthrough_env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    # The whole environment as read once here, for the trusted subprocesses the user runs as themselves
+    # (the reference steps, like make would); generated code gets passthrough_env only.
+    user_env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     tabpfn_cache_dir: str = ""          # TABPFN_MODEL_CACHE_DIR, where tabpfn itself would look
     fetch_base_url: str = ""            # where fetch-data downloads from; "" = the public ATLAS URL
     # bench: trials at once per provider, and the first pause (seconds, doubling) after a rate-limited trial
@@ -95,7 +98,8 @@ class Config:
 
 # Keys a user may set from files, HEPMINI_* variables or --set.
 SETTABLE = [f.name for f in dataclasses.fields(Config)
-            if f.name not in ("keys", "base_urls", "endpoints", "passthrough_env", "tabpfn_cache_dir")]
+            if f.name not in ("keys", "base_urls", "endpoints", "passthrough_env", "user_env",
+                              "tabpfn_cache_dir")]
 
 
 def _coerce(name: str, raw):
@@ -134,17 +138,24 @@ def _check_name(name: str, origin: str) -> str:
     return name
 
 
-def _file_settings(cwd: Path) -> dict:
-    settings = {}
-    for name in ("setup.cfg", "hepmini.cfg"):  # later file wins
+def _config_files(cwd: Path):
+    """Yield (path, parser) for setup.cfg then hepmini.cfg in `cwd` (a later file wins)."""
+    for name in ("setup.cfg", "hepmini.cfg"):
         path = cwd / name
         if not path.is_file():
             continue
-        parser = configparser.ConfigParser()
+        # No interpolation: URLs and paths may hold '%'. Inline comments need a space before '#' or ';'.
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
         try:
             parser.read(path, encoding="utf-8")
         except configparser.Error as exc:
             raise ConfigError(f"{path}: cannot parse ({exc.__class__.__name__}); fix the file") from None
+        yield path, parser
+
+
+def _file_settings(cwd: Path) -> dict:
+    settings = {}
+    for path, parser in _config_files(cwd):
         if parser.has_section("hepmini"):
             for key, value in parser.items("hepmini"):
                 settings[_check_name(key, str(path))] = value
@@ -154,15 +165,7 @@ def _file_settings(cwd: Path) -> dict:
 def _endpoint_settings(cwd: Path, environ: Mapping) -> dict:
     """Named LLM endpoints from `[endpoint:NAME]` sections and HEPMINI_ENDPOINT_<NAME> variables."""
     endpoints = {}
-    for name in ("setup.cfg", "hepmini.cfg"):  # later file wins, field by field
-        path = cwd / name
-        if not path.is_file():
-            continue
-        parser = configparser.ConfigParser(interpolation=None)  # URLs may hold '%'
-        try:
-            parser.read(path, encoding="utf-8")
-        except configparser.Error as exc:
-            raise ConfigError(f"{path}: cannot parse ({exc.__class__.__name__}); fix the file") from None
+    for path, parser in _config_files(cwd):  # later file wins, field by field
         for section in parser.sections():
             if not section.startswith("endpoint:"):
                 continue
@@ -232,7 +235,7 @@ def resolve(overrides: Optional[Mapping] = None, *, environ: Optional[Mapping] =
             keys[name] = environ[fields["key_env"]]
     passthrough = {v: environ[v] for v in PASSTHROUGH_VARIABLES if v in environ}
     cfg = Config(**values, keys=keys, base_urls=base_urls, endpoints=endpoints,
-                 passthrough_env=passthrough,
+                 passthrough_env=passthrough, user_env=Secrets(environ),
                  tabpfn_cache_dir=environ.get("TABPFN_MODEL_CACHE_DIR", ""))
     if cfg.jobs < 1:
         raise ConfigError(f"jobs must be at least 1, not {cfg.jobs}")

@@ -211,7 +211,7 @@ class _Runner:
         self.cancelled = False
 
     def env(self) -> dict:
-        env = dict(os.environ)  # the reference scripts run as the user, like make would
+        env = dict(self.cfg.user_env)  # the reference scripts run as the user, like make would
         env["PYTHONPATH"] = str(PACKAGE_DIR.parent) + os.pathsep + env.get("PYTHONPATH", "")
         return env
 

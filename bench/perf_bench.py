@@ -22,7 +22,6 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}
 
 
 def campaign_once(cfg, out: Path, jobs: int, steps: str, trials: int) -> dict:
@@ -61,7 +60,8 @@ def main(argv=None) -> list:
     try:
         workdir = Path(args.workdir) if args.workdir else tmp / "work"
         perf_agent.reference(workdir)
-        cfg = config.resolve({"workdir": workdir, "call_log": str(tmp / "calls.jsonl"), **SETTINGS})
+        # the settings the reference was built with, or the campaign would find it stale and rebuild it
+        cfg = config.resolve({"workdir": workdir, "call_log": str(tmp / "calls.jsonl"), **perf_agent.SETTINGS})
         for jobs in [int(j) for j in args.jobs.split(",")]:
             rows.append(campaign_once(cfg, tmp / f"campaign-j{jobs}", jobs, args.steps, args.trials))
     finally:

@@ -23,7 +23,7 @@ STATUSES = ("success",) * 6 + ("failed",) * 3 + ("format_error", "infrastructure
 
 
 def synthetic_records(n: int, n_models: int, seed: int = 1) -> list:
-    """`n` records shaped like hepmini.bench.load_trials output, with classifications attached."""
+    """`n` records shaped like hepmini.campaign.load_trials output, with classifications attached."""
     rng = random.Random(seed)
     models = [f"provider{i % 4}:model-{i:02d}-2025-10-01" for i in range(n_models)]
     per_cell = max(1, n // (n_models * len(STEPS)))

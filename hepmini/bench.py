@@ -6,7 +6,7 @@
 Each cell is one agent trial on reference inputs (per-step independence, as in the paper): the
 reference outputs are brought up to date once in WORKDIR/solution, and the trial's generated code
 sees neither them nor the campaign directory. The directory layout, the spec and the locks are
-hepmini.campaign's (`load_trials`, `cell_list` and `Spec` are re-exported here for the report); the
+hepmini.campaign's (`load_trials`, `cell_list` and `Spec` are re-exported here for bench's callers); the
 provider caps, the budget and the progress line are hepmini.pacing's.
 
 - Resume: a cell with a final result.json is never run again; a cell found `running` (killed), partial,
@@ -31,9 +31,11 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from hepmini import __version__, campaign, stepdefs
-from hepmini.campaign import CampaignError, Spec, cell_list, load_trials  # noqa: F401  (the report's API)
+from hepmini.campaign import CampaignError, Spec, cell_list
 from hepmini.errors import ConfigError
 from hepmini.pacing import Budget, Progress, Provider
+
+load_trials = campaign.load_trials  # re-exported: a campaign's results are read back through bench too
 
 
 class Campaign:
@@ -46,6 +48,10 @@ class Campaign:
         self.providers = {}
         self.counts, self.budget, self.progress = Counter(), None, None
         self.ran, self.busy, self.harness_errors = 0, [], 0
+
+    def settled(self, state: str, result) -> bool:
+        """Whether a cell is finished for this run: final, unless an infrastructure end is to be retried."""
+        return state == "final" and not (self.retry_infrastructure and result["status"] == "infrastructure")
 
     # -- one cell, in a worker thread --
 
@@ -60,7 +66,7 @@ class Campaign:
             return "busy", lock.holder()
         try:
             state, detail, result = campaign.cell_state(path)
-            if state == "final" and not (self.retry_infrastructure and result["status"] == "infrastructure"):
+            if self.settled(state, result):
                 return "done", result
             if state != "absent":
                 why = {"running": "killed", "final": "infrastructure"}.get(state, state)
@@ -99,7 +105,7 @@ class Campaign:
                 self.budget.add_spend(*campaign.trial_spend(path))
             if cell not in asked:
                 continue
-            if state == "final" and not (self.retry_infrastructure and result["status"] == "infrastructure"):
+            if self.settled(state, result):
                 self.counts[result["status"]] += 1
             else:
                 todo.append(cell)
@@ -230,11 +236,7 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
     lock = None if cell is not None else campaign.take_campaign_lock(out)
     try:
         spec = campaign.ensure_spec(out, spec)
-        cells = cell_list(spec)
-        if cell is not None:
-            if not 0 <= cell < len(cells):
-                raise CampaignError(f"--cell {cell} is outside the matrix: cells are 0..{len(cells) - 1}")
-            cells = [cells[cell]]
+        cells = pick_cells(spec, cell)
         jobs = cfg.jobs if jobs is None else jobs
         for name in [m for m in spec.models if m.startswith("scripted:")]:
             _say(stream, f"NOTE: {name} is an offline SCRIPTED STAND-IN, not a language model: its trials "
@@ -254,6 +256,16 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
     finally:
         if lock is not None:
             lock.release()
+
+
+def pick_cells(spec: Spec, cell=None) -> list:
+    """The cells of `spec`, or only cell number `cell`; CampaignError when it is outside the matrix."""
+    cells = cell_list(spec)
+    if cell is None:
+        return cells
+    if not 0 <= cell < len(cells):
+        raise CampaignError(f"--cell {cell} is outside the matrix: cells are 0..{len(cells) - 1}")
+    return [cells[cell]]
 
 
 def _say(stream, text: str) -> None:
@@ -315,8 +327,7 @@ def cli_bench(cfg, args) -> int:
     out = Path(args.out).absolute()
     cfg, spec = spec_from_args(cfg, args, out)
     campaign.check_spec(out, spec)
-    if args.cell is not None and not 0 <= args.cell < len(cell_list(spec)):
-        raise CampaignError(f"--cell {args.cell} is outside the matrix: cells are 0..{len(cell_list(spec)) - 1}")
+    pick_cells(spec, args.cell)  # a wrong --cell fails before anything is listed or run
     if args.list_cells:
         for i, model, step, k in cell_list(spec):
             print(f"{i}\t{model}\t{step}\t{k}")

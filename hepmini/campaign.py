@@ -31,6 +31,7 @@ from typing import Optional
 from hepmini import __version__
 from hepmini.errors import HepminiError
 from hepmini.files import append_jsonl, atomic_write_json, read_jsonl
+from hepmini.pacing import spend_of
 
 FORMAT = "hepmini-campaign-1"
 FINAL = ("success", "failed", "format_error", "infrastructure", "tampered", "skipped")
@@ -272,9 +273,7 @@ def trial_spend(path: Path) -> tuple:
     """(known dollars, calls of unknown price) a trial dir spent: from result.json, else from its trace."""
     state, _, result = cell_state(path)
     if state in ("final", "error") and isinstance(result.get("cost"), dict):
-        cost = result["cost"]
-        known = cost.get("known_part", cost.get("total") or 0.0)
-        return float(known or 0.0), int(cost.get("unknown_calls", 0) or 0)
+        return spend_of(result["cost"])
     calls = [e for e in read_jsonl(path / "trace.jsonl") if e.get("event") == "call"]
     return sum(c["cost"] for c in calls if c.get("cost") is not None), sum(c.get("cost") is None for c in calls)
 

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from hepmini.errors import ClassifierError
+from hepmini.files import sha256_file
 
 # Classifier checkpoints tabpfn 9.2.0 knows by file name (tabpfn.model_loading.ModelSource),
 # the newest default first; a directory is searched for them in this order.
@@ -189,12 +190,11 @@ def score_events(sig_x, bkg_x, sig_w, bkg_w, *, cfg):
             size = min(int(cfg.classifier_max_train), int((ws > 0).sum()), int((wb > 0).sum()))
             rng = np.random.default_rng([SAMPLING_SEED, fold])
             xs, xb = xs[_subsample(ws, size, rng)], xb[_subsample(wb, size, rng)]
-            x = np.concatenate([xs, xb])
-            y = np.concatenate([np.ones(len(xs), int), np.zeros(len(xb), int)])
+        x = np.concatenate([xs, xb])
+        y = np.concatenate([np.ones(len(xs), int), np.zeros(len(xb), int)])
+        if backend == "tabpfn":
             predict = _fit_tabpfn(x, y, path, int(cfg.tabpfn_estimators))
         else:
-            x = np.concatenate([xs, xb])
-            y = np.concatenate([np.ones(len(xs), int), np.zeros(len(xb), int)])
             predict = _fit_hgb(x, y, np.concatenate([ws, wb]))
         sizes.append({"fold": fold, "train_signal": len(xs), "train_bkgd": len(xb),
                       "scored_signal": int((~s_train).sum()), "scored_bkgd": int((~b_train).sum())})
@@ -202,18 +202,12 @@ def score_events(sig_x, bkg_x, sig_w, bkg_w, *, cfg):
         bkg_scores[~b_train] = predict(bkg_x[~b_train])
 
     info = {"backend": backend, "model_path": str(path) if path else None,
-            "model_sha256": _sha256(path) if path else None,
+            "model_sha256": sha256_file(path) if path else None,
             "n_estimators": int(cfg.tabpfn_estimators) if backend == "tabpfn" else None,
             "folds": folds, "fold_rule": "event index modulo folds, within each class",
             "max_train_per_class": int(cfg.classifier_max_train) if backend == "tabpfn" else None,
             "train_sizes": sizes, "library": _library_version(backend), "reason": reason}
     return np.clip(sig_scores, 0.0, 1.0), np.clip(bkg_scores, 0.0, 1.0), info
-
-
-def _sha256(path):
-    from hepmini.files import sha256_file
-
-    return sha256_file(path)
 
 
 def _library_version(backend):

@@ -219,12 +219,17 @@ def classifier_prompt(directory) -> str:
     return prompts.render("error_classifier", **logs)
 
 
+def _client_name(client) -> str:
+    # the name an answer is cached under: a cached answer is reused only for the same model
+    return getattr(client, "name", None) or getattr(client, "model", "?")
+
+
 def classify_llm(directory, client, params=None) -> dict:
     """Ask `client` (an hepmini.llm Client) the §V.3 question about one trial; errors are recorded, not raised."""
     from hepmini.errors import ProviderError
 
     prompt = classifier_prompt(directory)
-    name = getattr(client, "name", None) or getattr(client, "model", "?")
+    name = _client_name(client)
     try:
         reply = client.complete([{"role": "user", "content": prompt}], dict(params or LLM_PARAMS))
     except ProviderError as exc:
@@ -258,9 +263,8 @@ def classify_trial(directory, result=None, client=None, force=False) -> dict:
            "rule": rule, "llm": old.get("llm"),
            "ground_truth": (result.get("scripted") or {}).get("injected_fault")}
     if client is not None and rule["category"] is not None:
-        name = getattr(client, "name", None) or getattr(client, "model", "?")
         cached = old.get("llm") or {}
-        if force or cached.get("model") != name or cached.get("category") is None:
+        if force or cached.get("model") != _client_name(client) or cached.get("category") is None:
             out["llm"] = classify_llm(d, client)
     out["agree"] = (None if not out["llm"] or out["llm"].get("category") is None or rule["category"] is None
                     else out["llm"]["category"] == rule["category"])

@@ -35,6 +35,10 @@ def _workflow_options(parser):
     parser.add_argument("--workdir", help="where data, outputs and logs go (default ./work)")
     parser.add_argument("--data-dir", help="directory holding GamGam/Data and GamGam/MC "
                         "(default: synthesize into WORKDIR/data)")
+    _set_option(parser)
+
+
+def _set_option(parser):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting (repeatable), e.g. --set classifier=hgb")
 
@@ -98,9 +102,9 @@ def _classify_report_options(classify, report):
                           "holding them (e.g. a campaign)")
     classify.add_argument("--model", help="also ask this provider:model, with the paper's classifier prompt")
     classify.add_argument("--force", action="store_true", help="ask the model again even if it already answered")
-    classify.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _set_option(classify)
     report.add_argument("dir", metavar="DIR", help="a campaign directory (python -m hepmini bench --out DIR)")
-    report.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _set_option(report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     add["data"].add_argument("--out", required=True, help="output directory (gets GamGam/Data, GamGam/MC)")
     add["data"].add_argument("--scale", type=float, help="size; 1 = realistic post-selection yields")
     add["data"].add_argument("--seed", type=int, help="random seed (same seed, identical files)")
-    add["data"].add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _set_option(add["data"])
 
     add["validate"].add_argument("step", help="step1..step5")
     add["validate"].add_argument("--outputs", required=True, help="directory holding the step's outputs")
@@ -135,11 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     add["validate"].add_argument("--log", help="write the validation log here (and a .json beside it)")
     _workflow_options(add["validate"])
 
-    add["models"].add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _set_option(add["models"])
     add["ping"].add_argument("model", help="provider:model, e.g. openai:gpt-5-mini")
     add["ping"].add_argument("--prompt", default="Reply with the single word: pong")
     add["ping"].add_argument("--max-tokens", type=int, default=64)
-    add["ping"].add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _set_option(add["ping"])
 
     fetch = add["fetch-data"]
     fetch.add_argument("--out", required=True, help="directory to fill (gets GamGam/Data, GamGam/MC); "
@@ -152,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(ATLAS publishes none; e.g. the GamGam.sha256 a previous fetch wrote)")
     fetch.add_argument("--retries", type=int, metavar="N", help="failed attempts in a row before a "
                        "file is given up (default 8)")
-    fetch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _set_option(fetch)
     fetch.epilog = ("Files go to OUT/GamGam/{Data,MC} via a .part file and are renamed only when "
                     "complete and verified; run the same command again to resume. A mirror to pass as the base "
                     "URL: http://opendata.cern.ch/eos/opendata/atlas/OutreachDatasets/2020-01-22")
@@ -204,9 +208,8 @@ def _config(args):
     from hepmini import config
 
     overrides = config.parse_set(getattr(args, "set", []))
-    for flag, key in (("workdir", "workdir"), ("data_dir", "data_dir"), ("jobs", "jobs"),
-                      ("scale", "scale"), ("seed", "seed")):
-        value = getattr(args, flag, None)
+    for key in ("workdir", "data_dir", "jobs", "scale", "seed"):  # flags named as their settings
+        value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
     return config.resolve(overrides)

@@ -14,6 +14,7 @@ the counts and differences into the validation log.
 """
 
 import dataclasses
+import functools
 import json
 import math
 import posixpath
@@ -25,17 +26,16 @@ CHUNK_ELEMENTS = 1 << 20        # elements compared per chunk (bounds memory on 
 
 
 _DECADE_MIN = -326
-_DECADES = []   # filled on first use: float(f"1e{k}"), the correctly rounded powers of ten
 
 
+@functools.cache
 def _decade_table():
+    """float(f"1e{k}") for k from _DECADE_MIN to 309, the correctly rounded powers of ten."""
     import numpy as np
 
-    if not _DECADES:
-        # Parsed from decimal text, so each is the float nearest 10**k (np.power can be 1 ulp off,
-        # and then a value written as 1e-298 would sit "below" its own decade).
-        _DECADES.append(np.array([float(f"1e{k}") for k in range(_DECADE_MIN, 310)]))
-    return _DECADES[0]
+    # Parsed from decimal text, so each is the float nearest 10**k (np.power can be 1 ulp off,
+    # and then a value written as 1e-298 would sit "below" its own decade).
+    return np.array([float(f"1e{k}") for k in range(_DECADE_MIN, 310)])
 
 
 def values_match(a, b):

@@ -130,11 +130,15 @@ def _coerce(name: str, raw):
                           f"hepmini.cfg, HEPMINI_{name.upper()} or --set") from None
 
 
+def _hint(name: str, known) -> str:
+    """The nearest known name as ' (did you mean X?)', or the whole list when none is close."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]}?)" if close else f"; known: {', '.join(known)}"
+
+
 def _check_name(name: str, origin: str) -> str:
     if name not in SETTABLE:
-        hint = difflib.get_close_matches(name, SETTABLE, n=1)
-        more = f" (did you mean {hint[0]}?)" if hint else f"; known: {', '.join(SETTABLE)}"
-        raise ConfigError(f"unknown setting '{name}' in {origin}{more}")
+        raise ConfigError(f"unknown setting '{name}' in {origin}{_hint(name, SETTABLE)}")
     return name
 
 
@@ -172,9 +176,8 @@ def _endpoint_settings(cwd: Path, environ: Mapping) -> dict:
             fields = endpoints.setdefault(_endpoint_name(section[len("endpoint:"):], str(path)), {})
             for key, value in parser.items(section):
                 if key not in ENDPOINT_FIELDS:
-                    hint = difflib.get_close_matches(key, ENDPOINT_FIELDS, n=1)
-                    more = f" (did you mean {hint[0]}?)" if hint else f"; known: {', '.join(ENDPOINT_FIELDS)}"
-                    raise ConfigError(f"unknown field '{key}' in [{section}] of {path}{more}")
+                    raise ConfigError(f"unknown field '{key}' in [{section}] of {path}"
+                                      f"{_hint(key, ENDPOINT_FIELDS)}")
                 fields[key] = value.strip()
     for var, value in environ.items():
         if var.startswith(ENDPOINT_VARIABLE_PREFIX) and value:

@@ -129,12 +129,18 @@ def own_reasons(cfg, node: Node, producers: dict) -> list:
     stamp = _read_stamp(cfg, node.name)
     if stamp is None:
         reasons.append("no record of a successful run")
-    elif stamp.get("params") != json.loads(json.dumps(node.params, default=str)):
-        changed = sorted(k for k in set(node.params) | set(stamp.get("params", {}))
-                         if str(node.params.get(k)) != str(stamp.get("params", {}).get(k)))
+    elif stamp.get("params") != _stamped(node.params):
+        old = stamp.get("params") or {}
+        changed = sorted(k for k in set(node.params) | set(old)
+                         if str(node.params.get(k)) != str(old.get(k)))
         reasons.append("parameters changed: " + ", ".join(
-            f"{k} {stamp.get('params', {}).get(k)!r} -> {node.params.get(k)!r}" for k in changed))
+            f"{k} {old.get(k)!r} -> {node.params.get(k)!r}" for k in changed))
     return reasons
+
+
+def _stamped(params: dict) -> dict:
+    # As a stamp stores them (JSON, paths as text), so a fresh run compares equal to its stamp.
+    return json.loads(json.dumps(params, default=str))
 
 
 def _missing_input(cfg, node: Node, path: Path):
@@ -256,7 +262,7 @@ class _Runner:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
             atomic_write_json(_stamp_path(cfg, node.name),
-                              {"params": json.loads(json.dumps(node.params, default=str)),
+                              {"params": _stamped(node.params),
                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                "seconds": round(time.monotonic() - start, 3)})
         finally:

@@ -102,6 +102,11 @@ class Usage:
     reported: bool = False
 
 
+def token_count(value) -> int:
+    """A token count from a provider's usage object: `value` if it is an int, else 0 (absent or null)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 @dataclasses.dataclass
 class Reply:
     """One model answer and what it took to get it."""
@@ -130,6 +135,11 @@ class Request(NamedTuple):
     body: dict
     params_sent: dict
     params_dropped: dict
+
+    def __repr__(self):
+        # The headers carry the API key: a repr (traceback locals, debug prints) shows their names only.
+        return (f"Request(url={self.url!r}, headers=[{', '.join(self.headers)}], "
+                f"params_sent={self.params_sent!r}, params_dropped={self.params_dropped!r})")
 
 
 # --- names and endpoints -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Two pure functions; hepmini.transport does the HTTP. Wire format: ../shared/refe
 """
 
 from hepmini.errors import MalformedResponse
-from hepmini.llm import Reply, Request, Usage
+from hepmini.llm import Reply, Request, Usage, token_count
 
 VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192     # required by the API; 8192 is the SDK's non-streaming limit for Opus 4.x
@@ -49,10 +49,6 @@ def build_request(endpoint, key, model, messages, params) -> Request:
     return Request(endpoint.base_url.rstrip("/") + "/v1/messages", headers, body, sent, dropped)
 
 
-def _int(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def parse_response(data) -> Reply:
     """The Reply in a Messages body: text blocks joined; thinking blocks left out of the text.
 
@@ -70,8 +66,9 @@ def parse_response(data) -> Reply:
     text = "".join(b.get("text", "") for b in data["content"] if isinstance(b, dict) and b.get("type") == "text")
     raw = data.get("usage")
     if isinstance(raw, dict):
-        write, read = _int(raw.get("cache_creation_input_tokens")), _int(raw.get("cache_read_input_tokens"))
-        inp, out = _int(raw.get("input_tokens")) + write + read, _int(raw.get("output_tokens"))
+        write = token_count(raw.get("cache_creation_input_tokens"))
+        read = token_count(raw.get("cache_read_input_tokens"))
+        inp, out = token_count(raw.get("input_tokens")) + write + read, token_count(raw.get("output_tokens"))
         usage = Usage(input=inp, output=out, cached_input=read, cache_write=write, total=inp + out,
                       reported=True)
     else:

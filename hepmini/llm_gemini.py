@@ -4,7 +4,7 @@ Two pure functions; hepmini.transport does the HTTP. Wire format: ../shared/refe
 """
 
 from hepmini.errors import MalformedResponse
-from hepmini.llm import Reply, Request, Usage
+from hepmini.llm import Reply, Request, Usage, token_count
 
 FIELDS = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "max_tokens": "maxOutputTokens",
           "seed": "seed"}
@@ -52,19 +52,16 @@ def build_request(endpoint, key, model, messages, params) -> Request:
     return Request(f"{base}/models/{name}:generateContent", headers, body, sent, dropped)
 
 
-def _int(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def parse_usage(meta) -> Usage:
     """Usage from usageMetadata; candidatesTokenCount excludes thoughts, so output = candidates + thoughts."""
     if not isinstance(meta, dict):
         return Usage()
-    inp = _int(meta.get("promptTokenCount")) + _int(meta.get("toolUsePromptTokenCount"))
-    thoughts = _int(meta.get("thoughtsTokenCount"))
-    out = _int(meta.get("candidatesTokenCount")) + thoughts
-    return Usage(input=inp, output=out, reasoning=thoughts, cached_input=_int(meta.get("cachedContentTokenCount")),
-                 total=_int(meta.get("totalTokenCount")) or inp + out, reported=True)
+    inp = token_count(meta.get("promptTokenCount")) + token_count(meta.get("toolUsePromptTokenCount"))
+    thoughts = token_count(meta.get("thoughtsTokenCount"))
+    out = token_count(meta.get("candidatesTokenCount")) + thoughts
+    return Usage(input=inp, output=out, reasoning=thoughts,
+                 cached_input=token_count(meta.get("cachedContentTokenCount")),
+                 total=token_count(meta.get("totalTokenCount")) or inp + out, reported=True)
 
 
 def parse_response(data) -> Reply:

@@ -6,7 +6,7 @@ Two pure functions; hepmini.transport does the HTTP. Wire format: ../shared/refe
 import re
 
 from hepmini.errors import MalformedResponse
-from hepmini.llm import Reply, Request, Usage
+from hepmini.llm import Reply, Request, Usage, token_count
 
 # o1/o3/o4-mini and the gpt-5 family (not gpt-5-chat) reject temperature != 1, top_p and stop (§1.2).
 _REASONING = re.compile(r"^(o\d|gpt-5(?!-chat))")
@@ -58,20 +58,16 @@ def build_request(endpoint, key, model, messages, params) -> Request:
     return Request(endpoint.base_url.rstrip("/") + "/chat/completions", headers, body, sent, dropped)
 
 
-def _int(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def parse_usage(usage) -> Usage:
     """Usage from `usage`: prompt/completion/total plus the optional (possibly null) details."""
     if not isinstance(usage, dict):
         return Usage()
     prompt = usage.get("prompt_tokens_details") or {}
     completion = usage.get("completion_tokens_details") or {}
-    inp, out = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
-    return Usage(input=inp, output=out, reasoning=_int(completion.get("reasoning_tokens")),
-                 cached_input=_int(prompt.get("cached_tokens")),
-                 total=_int(usage.get("total_tokens")) or inp + out, reported=True)
+    inp, out = token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))
+    return Usage(input=inp, output=out, reasoning=token_count(completion.get("reasoning_tokens")),
+                 cached_input=token_count(prompt.get("cached_tokens")),
+                 total=token_count(usage.get("total_tokens")) or inp + out, reported=True)
 
 
 def parse_response(data) -> Reply:

@@ -1,7 +1,7 @@
 """Turn the trials of a campaign into the paper's numbers per model × step, with their uncertainties.
 
 A record is a trial's result.json dict plus `model`, `step`, `trial`, `cell` and `path` (what
-hepmini.bench.load_trials returns) and, for a failure, its `classification` (hepmini.classify).
+hepmini.campaign.load_trials returns) and, for a failure, its `classification` (hepmini.classify).
 Trials that are not the model's doing (`infrastructure`, `skipped`, harness `error`) never enter a
 success rate: they are counted beside it. Everything returned is plain JSON-ready data.
 
@@ -267,10 +267,10 @@ def classifier_stats(records: list) -> dict:
 
 
 def load_trials(directory) -> tuple:
-    """(records, problems) of a campaign directory, read by hepmini.bench (bad cells are problems, not records)."""
-    from hepmini import bench
+    """(records, problems) of a campaign directory, read by hepmini.campaign (bad cells are problems, not records)."""
+    from hepmini import campaign
 
-    return bench.load_trials(directory)
+    return campaign.load_trials(directory)
 
 
 def read_spec(directory):

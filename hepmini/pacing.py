@@ -39,6 +39,12 @@ class Provider:
         return ""
 
 
+def spend_of(cost: dict) -> tuple:
+    """(known dollars, calls of unknown price) of a trial's cost record; a partly priced trial counts its known part."""
+    cost = cost or {}
+    return float(cost.get("known_part", cost.get("total") or 0.0) or 0.0), int(cost.get("unknown_calls", 0) or 0)
+
+
 class Budget:
     """Known spend, the estimates of trials in flight, and whether one more trial fits under the cap."""
 
@@ -48,9 +54,8 @@ class Budget:
 
     def add(self, model: str, result: dict) -> None:
         cost = result.get("cost") or {}
-        known = float(cost.get("known_part", cost.get("total") or 0.0) or 0.0)
-        self.known += known
-        self.unknown_calls += int(cost.get("unknown_calls", 0) or 0)
+        known, unknown_calls = spend_of(cost)
+        self.add_spend(known, unknown_calls)
         if cost.get("total") is None:
             self.unknown_trials += 1
             self.partial.setdefault(model, []).append(known)

@@ -11,7 +11,6 @@ and outputs_dir; `task_prompt(step, ...)` renders a step's prompt with them.
 """
 
 import ast
-import re
 import string
 from pathlib import Path
 
@@ -108,15 +107,7 @@ def num(x) -> str:
 
 def ntuple_column_sources() -> list:
     """(column, ROOT branch, vector index or None) of each ntuple column, as the reference reads it."""
-    r = stepdefs.rules()
-    out = []
-    for column in r.NTUPLE_COLUMNS:
-        match = re.fullmatch(r"(photon|lep|jet)(\d+)_(\w+)", column)
-        if match:
-            out.append((column, f"{match.group(1)}_{match.group(3)}", int(match.group(2)) - 1))
-        else:
-            out.append((column, column, None))
-    return out
+    return list(stepdefs.rules().NTUPLE_SOURCES)
 
 
 _BOOLEAN_BRANCHES = ("photon_isTightID", "trigP")

@@ -13,7 +13,6 @@ import io
 import json
 import time
 from collections import Counter
-from html import escape
 from pathlib import Path
 
 from hepmini import metrics
@@ -21,29 +20,8 @@ from hepmini.files import atomic_write_text
 from hepmini.prompts import ERROR_CATEGORIES
 
 SCRIPTED_NOTE = "scripted stand-in — not a model result"
-CATEGORY_COLORS = {"all data weights = 0": "#D55E00", "dummy data created": "#F0E442",
-                   "function-calling error": "#0072B2", "incorrect branch name": "#CC79A7",
-                   "intermediate file not found": "#E69F00", "semantic error": "#009E73",
-                   "other": "#8C8C8C", "unclassified": "#D9D9D9"}
 STEP_TITLES = {"step1": "inspect", "step2": "ntuples", "step3": "preprocess", "step4": "classify",
                "step5": "categorize"}
-CSS = """
-body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1240px;
-color:#222;padding:0 16px;line-height:1.4}
-h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin-top:34px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.sub{color:#555}.banner{background:#fff3cd;border:1px solid #e0c36c;padding:8px 12px;margin:12px 0;border-radius:4px}
-.problems{background:#fdecea;border:1px solid #e5a39c;padding:8px 12px;border-radius:4px}
-table{border-collapse:collapse;margin:10px 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px}
-th{background:#f4f4f4;text-align:left}.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.wide{overflow-x:auto}td.name{white-space:nowrap}
-td.diag{background:#e4f3e4;font-weight:bold}figure{margin:18px 0}
-figure{overflow-x:auto}figcaption,p.caption{color:#555;font-size:13px;max-width:900px}
-code,pre{font-size:12px}pre{background:#f7f7f7;padding:8px;overflow-x:auto}
-"""
-
-
-def _e(text) -> str:
-    return escape(str(text), quote=True)
 
 
 def is_scripted(model: str) -> bool:
@@ -197,15 +175,25 @@ def summary_md(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(directory, records: list, problems: list, spec=None) -> dict:
-    """Write report.html, summary.csv, summary.json and summary.md into `directory`; return their paths."""
-    d = Path(directory)
+def summary_of(records: list, problems: list, spec=None) -> dict:
+    """The campaign summary every report file is made from: the metrics, provenance and problems."""
     spec = spec or {}
     summary = metrics.summarize(records, models=spec.get("models"), steps=spec.get("steps"))
-    prov = provenance(records, spec)
-    summary.update(format="hepmini-summary-1", provenance=prov, problems=[str(p) for p in problems],
+    summary.update(format="hepmini-summary-1", provenance=provenance(records, spec),
+                   problems=[str(p) for p in problems],
                    scripted_models=[m for m in summary["models"] if is_scripted(m)],
                    generated=time.strftime("%Y-%m-%d %H:%M:%S"))
+    return summary
+
+
+def build(directory, records: list, problems: list, spec=None) -> dict:
+    """Write report.html, summary.csv, summary.json and summary.md into `directory`; return their paths."""
+    return write(directory, summary_of(records, problems, spec))
+
+
+def write(directory, summary: dict) -> dict:
+    """Write the four report files of `summary` into `directory`; return their paths."""
+    d = Path(directory)
     paths = {"html": d / "report.html", "csv": d / "summary.csv", "json": d / "summary.json", "md": d / "summary.md"}
     atomic_write_text(paths["json"], json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
     atomic_write_text(paths["csv"], summary_csv(summary))
@@ -227,8 +215,8 @@ def cli_report(cfg, args) -> int:
     records, problems, spec = collect(d)
     if not records and not problems:
         raise ConfigError(f"{d}: no trials under {d / 'cells'}; is it a campaign directory?")
-    paths = build(d, records, problems, spec)
-    summary = json.loads(paths["json"].read_text(encoding="utf-8"))
+    summary = summary_of(records, problems, spec)
+    paths = write(d, summary)
     o = summary["overall"]
     print(f"{len(records)} trial(s): {o['n_success']}/{o['n_counted']} succeeded"
           f" ({o['n_infrastructure']} infrastructure, {o['n_skipped']} skipped, excluded); "

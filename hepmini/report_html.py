@@ -5,10 +5,27 @@ import json
 from hepmini import svg
 from hepmini.metrics import PASS_K
 from hepmini.prompts import ERROR_CATEGORIES
-from hepmini.report import (CATEGORY_COLORS, CSS, SCRIPTED_NOTE, _e, is_scripted, mean_std_text, pct, shown,
-                            step_label)
+from hepmini.report import SCRIPTED_NOTE, is_scripted, mean_std_text, pct, shown, step_label
+from hepmini.svg import esc as _e
 
 MAX_PROBLEMS = 20   # problems listed on the page; summary.json has every one
+CATEGORY_COLORS = {"all data weights = 0": "#D55E00", "dummy data created": "#F0E442",
+                   "function-calling error": "#0072B2", "incorrect branch name": "#CC79A7",
+                   "intermediate file not found": "#E69F00", "semantic error": "#009E73",
+                   "other": "#8C8C8C", "unclassified": "#D9D9D9"}
+CSS = """
+body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1240px;
+color:#222;padding:0 16px;line-height:1.4}
+h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin-top:34px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.sub{color:#555}.banner{background:#fff3cd;border:1px solid #e0c36c;padding:8px 12px;margin:12px 0;border-radius:4px}
+.problems{background:#fdecea;border:1px solid #e5a39c;padding:8px 12px;border-radius:4px}
+table{border-collapse:collapse;margin:10px 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px}
+th{background:#f4f4f4;text-align:left}.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.wide{overflow-x:auto}td.name{white-space:nowrap}
+td.diag{background:#e4f3e4;font-weight:bold}figure{margin:18px 0}
+figure{overflow-x:auto}figcaption,p.caption{color:#555;font-size:13px;max-width:900px}
+code,pre{font-size:12px}pre{background:#f7f7f7;padding:8px;overflow-x:auto}
+"""
 
 
 def _styles(models: list) -> dict:
@@ -135,10 +152,9 @@ def table_cells(s: dict) -> str:
 
 
 def table_models(s: dict) -> str:
-    head = ("<tr><th>model</th><th>success</th><th>rate ± err</th><th>every step ≥ 1 success</th>"
-            + "".join(f"<th>pass@{k}</th>" for k in PASS_K if any(str(k) in b["pass_at_k"] for b in s["by_model"]))
-            + "<th>spend (known)</th><th>trials of unknown price</th></tr>")
     ks = [k for k in PASS_K if any(str(k) in b["pass_at_k"] for b in s["by_model"])]
+    head = ("<tr><th>model</th><th>success</th><th>rate ± err</th><th>every step ≥ 1 success</th>"
+            + "".join(f"<th>pass@{k}</th>" for k in ks) + "<th>spend (known)</th><th>trials of unknown price</th></tr>")
     rows = []
     for b in s["by_model"]:
         rows.append(f"<tr><td class='name'>{_e(shown(b['model']))}</td>"

@@ -18,7 +18,6 @@ __all__ = ["load_datasets", "get_significance", "place_boundary", "train_and_sco
 GRID_TOLERANCE = 1e-9  # how far an existing boundary may sit from a grid edge in place_boundary
 
 
-
 def _rules():
     from hepmini import stepdefs  # steps/rules.py holds the column layouts, written once
 

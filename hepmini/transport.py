@@ -37,14 +37,17 @@ class HTTPResult(NamedTuple):
 
 
 def scrub(text: str, secrets=()) -> str:
-    """Remove API keys and bearer tokens from `text`.
+    """Remove API keys, bearer tokens and credentials in URLs (`https://user:pass@host`) from `text`.
 
     >>> scrub("Authorization: Bearer sk-abc123 key=sk-abc123", ["sk-abc123"])
     'Authorization: Bearer <redacted> key=<redacted>'
+    >>> scrub("bad base URL http://me:pw@proxy:8000/v1")
+    'bad base URL http://<redacted>@proxy:8000/v1'
     """
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "<redacted>")
+    text = re.sub(r"(?<=://)[^/@\s]+@", "<redacted>@", text)
     return re.sub(r"(?i)\b(bearer)\s+(?!<redacted>)[^\s\"',]+", r"\1 <redacted>", text)
 
 

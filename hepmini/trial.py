@@ -5,7 +5,7 @@ Layout of a trial directory (the generated code runs with it as cwd):
     inputs/              copies of the step's input files (steps 3-5)
     data -> DATA_DIR     the ROOT files, read-only inside the sandbox (steps 1-2)
     hepmini.cfg          the settings the provided functions use (e.g. the step-4 classifier)
-    generated_code/      <step>_attempt<N>.py, one file per attempt
+    generated_code/      <step>_<title>_attempt<N>.py, one file per attempt
     outputs/             what the generated code writes; validated against the reference
     logs/                the sandbox's stdout/stderr of every run
     comprehensive.log    paper App. B.1 layout, written as the trial happens
@@ -362,7 +362,7 @@ class Trial:
         return out
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, self.secrets) if self.secrets else text
+        return scrub(text, self.secrets)  # always: bearer tokens and URL credentials even with no keys
 
     def _log_header(self) -> None:
         self.log("=" * 46, "COMPREHENSIVE SUPERVISOR-CODER LOG", "=" * 46,

@@ -8,8 +8,6 @@ try:
 except ImportError:  # run from a checkout without installing: the package sits beside reference/
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pathlib import Path
-
 from hepmini import refscript, rootio, stepdefs
 from hepmini.files import atomic_write_json, atomic_write_text
 

@@ -15,21 +15,10 @@ from hepmini.files import save_npy_atomic
 
 rules = stepdefs.rules()
 
-# ROOT branch behind each ntuple column: (branch, index into the vector or None for a scalar).
-_OBJECTS = {"photon": "photon", "lep": "lep", "jet": "jet"}
-
 
 def column_sources() -> list:
     """(column, branch, vector index or None) for every ntuple column, in column order."""
-    sources = []
-    for column in rules.NTUPLE_COLUMNS:
-        head, _, var = column.partition("_")
-        obj = head.rstrip("0123456789")
-        if obj in _OBJECTS and head != obj:  # e.g. photon1_pt -> photon_pt[0]
-            sources.append((column, f"{_OBJECTS[obj]}_{var}", int(head[len(obj):]) - 1))
-        else:
-            sources.append((column, column, None))
-    return sources
+    return list(rules.NTUPLE_SOURCES)
 
 
 BRANCHES = sorted({branch for _, branch, _ in column_sources()})

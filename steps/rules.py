@@ -57,6 +57,18 @@ GEV_COLUMNS = [c for c in NTUPLE_COLUMNS
 NTUPLE_DTYPE = "float64"
 
 
+def _source(column: str) -> tuple:
+    """(column, ROOT branch, vector index or None): photon1_pt -> photon_pt[0], met_et -> met_et."""
+    head, _, var = column.partition("_")
+    obj = head.rstrip("0123456789")
+    if obj in ("photon", "lep", "jet") and head != obj:
+        return column, f"{obj}_{var}", int(head[len(obj):]) - 1
+    return column, column, None
+
+
+NTUPLE_SOURCES = [_source(c) for c in NTUPLE_COLUMNS]  # read by the reference, quoted by the prompt
+
+
 def ntuple_path(sample: str) -> str:
     """Relative path of a sample's ntuple."""
     return f"ntuples/{sample}.npy"

@@ -42,9 +42,9 @@ test: $(VENV)/.testing
 	$(PY) -m pytest -q $(ARGS)
 
 perf: $(VENV)/.runtime
-	$(PY) bench/perf.py $(ARGS)
-	$(PY) bench/perf_bench.py
-	$(PY) bench/perf_report.py
+	$(PY) perf/perf.py $(ARGS)
+	$(PY) perf/perf_bench.py
+	$(PY) perf/perf_report.py
 
 # An offline campaign on the scripted stand-ins (tiny synthetic data, fallback classifier) and its report;
 # re-running it resumes (finished cells are kept). DEMO_TRIALS trials per model and step.

@@ -1,4 +1,4 @@
-"""Atomic file writes, JSONL appends, hashing and the location of the steps/prompts/reference trees."""
+"""Atomic file writes, no-follow reads, JSONL appends, hashing and did-you-mean hints."""
 
 import contextlib
 import hashlib
@@ -6,21 +6,6 @@ import json
 import os
 import tempfile
 from pathlib import Path
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def tree_dir(name: str) -> Path:
-    """Return the directory `steps`, `prompts` or `reference`, from a checkout or a pip install.
-
-    A checkout has them beside the package; a non-editable install places them inside it
-    (setup.cfg maps them to hepmini.steps, hepmini.prompts and hepmini.reference).
-    """
-    for candidate in (PACKAGE_DIR / name, PACKAGE_DIR.parent / name):
-        if (candidate / "__init__.py").is_file():
-            return candidate
-    raise FileNotFoundError(f"cannot find the {name}/ directory next to {PACKAGE_DIR}; reinstall hepmini")
-
 
 def _tmp_path(path: Path) -> Path:
     # Same directory as the target, so os.replace is an atomic rename on one filesystem.

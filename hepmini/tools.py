@@ -3,12 +3,12 @@
 Step 4 uses `train_and_score`; step 5 uses `load_datasets`, `get_significance`, `place_boundary`
 (and the reference rule `categorize`). Categories on the classifier score are the half-open
 intervals [b_k, b_k+1) of the sorted boundaries, the last one closed at 1.0; the significance is
-the Asimov Z of each category combined as sqrt(sum Z_i^2) (hepmini.physics).
+the Asimov Z of each category combined as sqrt(sum Z_i^2) (hepmini.analysis.physics).
 """
 
 import numpy as np
 
-from hepmini import physics
+from hepmini.analysis import physics
 from hepmini.errors import ToolInputError
 
 # `categorize` (the reference step-5 loop) is importable by name but not handed out by `import *`:
@@ -19,9 +19,9 @@ GRID_TOLERANCE = 1e-9  # how far an existing boundary may sit from a grid edge i
 
 
 def _rules():
-    from hepmini import stepdefs  # steps/rules.py holds the column layouts, written once
+    from hepmini import layout  # steps/rules.py holds the column layouts, written once
 
-    return stepdefs.rules()
+    return layout.rules()
 
 
 # ---- datasets --------------------------------------------------------------------------------
@@ -333,7 +333,8 @@ def train_and_score(signal, bkgd, cfg=None, *, return_info=False):
     HistGradientBoostingClassifier (with a warning). With return_info=True a third item, the
     classifier record (backend, checkpoint, SHA-256, folds, sizes), is returned too.
     """
-    from hepmini import classifier, config
+    from hepmini import config
+    from hepmini.analysis import scoring
 
     rules = _rules()
     columns = list(rules.ARRAY_COLUMNS)
@@ -347,7 +348,7 @@ def train_and_score(signal, bkgd, cfg=None, *, return_info=False):
                                  "arrays must be finite")
         parts.append((features, weight))
     cfg = config.resolve() if cfg is None else cfg
-    sig_scores, bkg_scores, info = classifier.score_events(parts[0][0], parts[1][0], parts[0][1],
+    sig_scores, bkg_scores, info = scoring.score_events(parts[0][0], parts[1][0], parts[0][1],
                                                            parts[1][1], cfg=cfg)
     if return_info:
         return sig_scores, bkg_scores, info

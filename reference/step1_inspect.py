@@ -8,10 +8,12 @@ try:
 except ImportError:  # run from a checkout without installing: the package sits beside reference/
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hepmini import refscript, rootio, stepdefs
+from hepmini.analysis import refscript
+from hepmini.data import rootio
+from hepmini import layout
 from hepmini.files import atomic_write_json, atomic_write_text
 
-rules = stepdefs.rules()
+rules = layout.rules()
 
 
 def inspect_file(path: Path) -> dict:

@@ -10,10 +10,12 @@ except ImportError:  # run from a checkout without installing: the package sits 
 
 import numpy as np
 
-from hepmini import refscript, rootio, stepdefs
+from hepmini.analysis import refscript
+from hepmini.data import rootio
+from hepmini import layout
 from hepmini.files import save_npy_atomic
 
-rules = stepdefs.rules()
+rules = layout.rules()
 
 
 def column_sources() -> list:

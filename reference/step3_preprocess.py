@@ -10,11 +10,13 @@ except ImportError:  # run from a checkout without installing: the package sits 
 
 import numpy as np
 
-from hepmini import physics, refscript, stepdefs
+from hepmini.analysis import physics
+from hepmini.analysis import refscript
+from hepmini import layout
 from hepmini.errors import MissingInput
 from hepmini.files import atomic_write_json, save_npy_atomic
 
-rules = stepdefs.rules()
+rules = layout.rules()
 COL = {name: i for i, name in enumerate(rules.NTUPLE_COLUMNS)}
 
 

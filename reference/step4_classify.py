@@ -8,10 +8,12 @@ try:
 except ImportError:  # run from a checkout without installing: the package sits beside reference/
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hepmini import config, refscript, stepdefs, tools
+from hepmini import config, tools
+from hepmini.analysis import refscript
+from hepmini import layout
 from hepmini.files import atomic_write_json, save_npy_atomic
 
-rules = stepdefs.rules()
+rules = layout.rules()
 
 
 def run(data: Path, inputs: Path, out: Path, params: dict) -> None:

@@ -8,11 +8,12 @@ try:
 except ImportError:  # run from a checkout without installing: the package sits beside reference/
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hepmini import refscript, stepdefs
+from hepmini.analysis import refscript
+from hepmini import layout
 from hepmini.files import save_npy_atomic
 from hepmini.tools import categorize, load_datasets
 
-rules = stepdefs.rules()
+rules = layout.rules()
 
 
 def run(data: Path, inputs: Path, out: Path, params: dict) -> None:

@@ -11,5 +11,5 @@ READS_DATA = True
 INPUTS = []
 OUTPUTS = [rules.SUMMARY_JSON, rules.SUMMARY_TXT]
 VALIDATE = {rules.SUMMARY_JSON: "summary"}
-CODE = ["rootio.py"]
+CODE = ["data/rootio.py"]
 PARAMS = []

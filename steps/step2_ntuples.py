@@ -11,5 +11,5 @@ READS_DATA = True
 INPUTS = []
 OUTPUTS = list(rules.NTUPLES)
 VALIDATE = {path: "npy" for path in rules.NTUPLES}
-CODE = ["rootio.py"]
+CODE = ["data/rootio.py"]
 PARAMS = []

@@ -11,5 +11,5 @@ READS_DATA = False
 INPUTS = list(rules.NTUPLES)
 OUTPUTS = [rules.SIGNAL_ARRAY, rules.BKGD_ARRAY, rules.BKGD_ESTIMATE]
 VALIDATE = {rules.SIGNAL_ARRAY: "npy", rules.BKGD_ARRAY: "npy", rules.BKGD_ESTIMATE: "json"}
-CODE = ["physics.py"]
+CODE = ["analysis/physics.py"]
 PARAMS = []

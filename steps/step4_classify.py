@@ -11,5 +11,5 @@ READS_DATA = False
 INPUTS = [rules.SIGNAL_ARRAY, rules.BKGD_ARRAY]
 OUTPUTS = [rules.SIGNAL_SCORES, rules.BKGD_SCORES, rules.CLASSIFIER_INFO]
 VALIDATE = {rules.SIGNAL_SCORES: "npy", rules.BKGD_SCORES: "npy"}
-CODE = ["classifier.py", "tools.py"]
+CODE = ["analysis/scoring.py", "tools.py"]
 PARAMS = ["classifier", "tabpfn_model", "tabpfn_estimators", "classifier_max_train", "classifier_folds"]

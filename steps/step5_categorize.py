@@ -11,5 +11,5 @@ READS_DATA = False
 INPUTS = [rules.SIGNAL_ARRAY, rules.BKGD_ARRAY, rules.SIGNAL_SCORES, rules.BKGD_SCORES]
 OUTPUTS = [rules.BOUNDARIES, rules.SIGNIFICANCES]
 VALIDATE = {rules.BOUNDARIES: "npy", rules.SIGNIFICANCES: "npy"}
-CODE = ["physics.py", "tools.py"]
+CODE = ["analysis/physics.py", "tools.py"]
 PARAMS = []

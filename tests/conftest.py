@@ -23,7 +23,7 @@ def run_cli(*args, cwd=None, env=None, timeout=600):
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory):
     """A small synthetic GamGam data set (written once per test session)."""
-    from hepmini import synth
+    from hepmini.data import synth
 
     out = tmp_path_factory.mktemp("data")
     synth.generate(out, scale=0.02, seed=7)

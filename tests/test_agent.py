@@ -11,9 +11,13 @@ import pytest
 from conftest import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
 from fake_llm import OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
 
-from hepmini import agent, llm, scripted, stepdefs
-from hepmini.llm import Reply, ScriptedLLM, Usage
-from hepmini.trial import new_trial_dir
+from hepmini.agent import loop
+from hepmini.llm.client import client_for
+from hepmini.agent import standins
+from hepmini import layout
+from hepmini.agent.standins import Replay
+from hepmini.llm.base import Reply, Usage
+from hepmini.agent.trial import new_trial_dir, run_trial
 
 SETS = [a for k, v in REF_SETTINGS.items() for a in ("--set", f"{k}={v}")]
 KEY = "sk-test-agent-PLANTED-7f3a9c"
@@ -46,20 +50,20 @@ make_cfg = work_config
 
 def trial(cfg, step_name, runs, model="scripted:oracle", clients=None, **settings):
     """One trial of `step_name` on the reference inputs, in-process (the code still runs in the sandbox)."""
-    step = stepdefs.get(step_name)
-    s = agent.Settings(supervisor=model, coder=model, **settings)
+    step = layout.get(step_name)
+    s = loop.Settings(supervisor=model, coder=model, **settings)
     n, directory = new_trial_dir(runs, step)
-    return agent.run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS},
+    return run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS},
                            index=n, clients=clients)
 
 
 def supervisor(*reviews):
     """A scripted supervisor: a worker prompt, then the given reviews."""
-    return ScriptedLLM(["## Worker Prompt\nWrite the step-5 script.\n## Call record:\nasked for it\n", *reviews])
+    return Replay(["## Worker Prompt\nWrite the step-5 script.\n## Call record:\nasked for it\n", *reviews])
 
 
 def oracle_reply(step="step5"):
-    return "Here it is.\n```python\n" + scripted.oracle_code(scripted.Task(step, {"inputs": "inputs",
+    return "Here it is.\n```python\n" + standins.oracle_code(standins.Task(step, {"inputs": "inputs",
                                                                                    "outputs": "outputs"})) + "```\n"
 
 
@@ -89,32 +93,32 @@ def reply(text, finish="stop"):
     ("```python\n\n```", "stop", "the python block is empty"),
 ])
 def test_a_reply_must_be_exactly_one_python_block(text, finish, needle):
-    with pytest.raises(agent.FormatError, match=re.escape(needle)) as exc:
-        agent.extract_code(reply(text, finish))
+    with pytest.raises(loop.FormatError, match=re.escape(needle)) as exc:
+        loop.extract_code(reply(text, finish))
     assert "exactly one fenced code block that starts with ```python" in str(exc.value)
 
 
 def test_the_one_python_block_is_the_code():
-    assert agent.extract_code(reply("Sure:\n```python\nprint('a')\n```\nDone.")) == "print('a')\n"
-    assert agent.extract_code(reply("```py\nx = 1\n```")) == "x = 1\n"
+    assert loop.extract_code(reply("Sure:\n```python\nprint('a')\n```\nDone.")) == "print('a')\n"
+    assert loop.extract_code(reply("```py\nx = 1\n```")) == "x = 1\n"
 
 
 def test_verdicts_and_worker_prompts():
     t = SimpleNamespace(supervisor_format_errors=0, notes=[], verdicts=[])
     t.record_verdict = lambda attempt, accepted, text, note="": t.verdicts.append((accepted, note))
-    with pytest.raises(agent.Accepted):
-        agent.review(t, 1, "**VERDICT: ACCEPT**\n", "old")
-    assert agent.review(t, 1, "VERDICT: REVISE\n## Worker Prompt\nfix the path\n## Call record:\nwhy\n", "old") \
+    with pytest.raises(loop.Accepted):
+        loop.review(t, 1, "**VERDICT: ACCEPT**\n", "old")
+    assert loop.review(t, 1, "VERDICT: REVISE\n## Worker Prompt\nfix the path\n## Call record:\nwhy\n", "old") \
         == "fix the path"
     assert t.supervisor_format_errors == 0
-    assert agent.review(t, 2, "The path is wrong; read inputs/arrays instead.", "old") == \
+    assert loop.review(t, 2, "The path is wrong; read inputs/arrays instead.", "old") == \
         "The path is wrong; read inputs/arrays instead."
     assert t.supervisor_format_errors == 1 and t.verdicts[-1] == (False, "a review had no VERDICT line: read as REVISE")
-    assert agent.instruct(t, "", "the task") == "the task" and t.supervisor_format_errors == 2
+    assert loop.instruct(t, "", "the task") == "the task" and t.supervisor_format_errors == 2
 
 
 def test_importing_the_agent_is_light():
-    code = ("import sys, hepmini.agent, hepmini.trial, hepmini.scripted\n"
+    code = ("import sys, hepmini.agent, hepmini.agent.trial, hepmini.agent.standins\n"
             "print(sorted(m for m in ('numpy', 'requests', 'uproot', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
@@ -143,7 +147,7 @@ def test_agent_command_runs_an_oracle_trial_with_the_paper_logs(work, tmp_path):
     assert prov["params_sent"]["coder"] == [{"temperature": 0.0, "max_tokens": 16384}]
     assert prov["models"]["coder"] == {"requested": "scripted:oracle", "returned": ["scripted:oracle"]}
     ref = work / "solution"
-    assert set(prov["inputs"]) == set(stepdefs.get("step5").INPUTS)
+    assert set(prov["inputs"]) == set(layout.get("step5").INPUTS)
     for rel in prov["inputs"]:  # inputs are copies of the reference outputs of the earlier steps
         assert (directory / "inputs" / rel).read_bytes() == (ref / rel).read_bytes()
     assert r["durations"]["code_runs"] > 0 and r["durations"]["except_code_runs"] < r["durations"]["total"]
@@ -175,8 +179,8 @@ def test_agent_command_runs_an_oracle_trial_with_the_paper_logs(work, tmp_path):
 def test_oracle_passes_validation_on_reference_inputs(work, tmp_path, step):
     r = trial(make_cfg(work), step, tmp_path)
     assert (r["status"], r["api_calls"], r["validation"]["passed"]) == ("success", 3, True), r["reason"]
-    if stepdefs.get(step).READS_DATA:  # the raw data reach the code read-only, and are fingerprinted
-        assert len(r["provenance"]["data"]) == len(stepdefs.rules().ALL_FILES)
+    if layout.get(step).READS_DATA:  # the raw data reach the code read-only, and are fingerprinted
+        assert len(r["provenance"]["data"]) == len(layout.rules().ALL_FILES)
         assert any(p.endswith("/data") for p in r["executions"][0]["isolation"]["readonly"])
 
 
@@ -199,7 +203,7 @@ def test_all_with_a_model_chains_the_agents_own_outputs(work):
 
 
 def test_format_errors_are_fed_back_counted_and_end_the_trial(work, tmp_path):
-    coder = ScriptedLLM(["I would use numpy.", "```python\nprint(1)\n```\n```python\nprint(2)\n```",
+    coder = Replay(["I would use numpy.", "```python\nprint(1)\n```\n```python\nprint(2)\n```",
                          "```bash\necho hi\n```"])
     r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(supervisor(), coder))
     assert (r["status"], r["stop"], r["format_errors"], r["api_calls"], r["iterations"]) == \
@@ -215,7 +219,7 @@ def test_format_errors_are_fed_back_counted_and_end_the_trial(work, tmp_path):
 
 
 def test_an_empty_reply_is_a_format_error_and_the_coder_may_recover(work, tmp_path):
-    coder = ScriptedLLM(["", oracle_reply()])
+    coder = Replay(["", oracle_reply()])
     r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay",
               clients=(supervisor("VERDICT: ACCEPT"), coder))
     assert (r["status"], r["format_errors"], r["iterations"], r["api_calls"]) == ("success", 1, 2, 4)
@@ -224,7 +228,7 @@ def test_an_empty_reply_is_a_format_error_and_the_coder_may_recover(work, tmp_pa
 
 def test_revisions_use_every_iteration_then_the_supervisor_gives_up(work, tmp_path):
     revise = "VERDICT: REVISE\n## Worker Prompt\nTry again, print more.\n## Call record:\nnot yet\n"
-    coder = ScriptedLLM(["```python\nprint('attempt')\n```"] * 3)
+    coder = Replay(["```python\nprint('attempt')\n```"] * 3)
     sup = supervisor(revise, revise, revise)
     r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(sup, coder))
     assert (r["status"], r["stop"], r["iterations"], r["api_calls"]) == ("failed", "max_iterations", 3, 7)
@@ -240,7 +244,7 @@ def test_accepted_but_wrong_outputs_fail_validation(work, tmp_path):
             "np.save('outputs/arrays/boundaries.npy', np.array([0.0, 0.5, 1.0]))\n"
             "np.save('outputs/arrays/significances.npy', np.array([1.0, 2.0]))\n```")
     r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay",
-              clients=(supervisor("VERDICT: ACCEPT"), ScriptedLLM([code])))
+              clients=(supervisor("VERDICT: ACCEPT"), Replay([code])))
     assert (r["status"], r["stop"], r["supervisor_verdict"]) == ("failed", "accepted", "accept")
     assert "Step 5 (categorize): FAIL" in read(r, "validation.log")
 
@@ -249,7 +253,7 @@ def test_provider_failure_after_retries_is_infrastructure(work, tmp_path):
     with OpenAIFake(key=KEY) as fake:
         fake.script(*[Resp(500, OPENAI_500, headers={"retry-after-ms": "5"})] * 4)
         cfg = make_cfg(work, {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1"}, max_retries=1)
-        client = llm.client_for("openai:gpt-4.1", cfg, session=loopback_session(), sleep=FakeClock().sleep)
+        client = client_for("openai:gpt-4.1", cfg, session=loopback_session(), sleep=FakeClock().sleep)
         r = trial(cfg, "step5", tmp_path, model="openai:gpt-4.1", clients=(client, client))
         assert len(fake.requests) == 2  # one try and one retry, then the trial stops
     assert (r["status"], r["stop"], r["api_calls"]) == ("infrastructure", "infrastructure", 0)
@@ -268,7 +272,7 @@ def test_a_real_provider_trial_records_models_and_params_and_never_the_key(work,
     with OpenAIFake(key=KEY, returned_model="gpt-4.1-2025-04-14") as fake:
         fake.script(*[Resp(200, openai_completion(a, "gpt-4.1-2025-04-14", reasoning=0)) for a in answers])
         cfg = make_cfg(work, {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1"})
-        client = llm.client_for("openai:gpt-4.1", cfg, session=loopback_session())
+        client = client_for("openai:gpt-4.1", cfg, session=loopback_session())
         r = trial(cfg, "step5", tmp_path, model="openai:gpt-4.1", clients=(client, client))
         assert all(req.headers["authorization"] == f"Bearer {KEY}" for req in fake.requests)
         assert fake.requests[0].body["temperature"] == 0
@@ -283,15 +287,15 @@ def test_a_real_provider_trial_records_models_and_params_and_never_the_key(work,
 def test_token_cost_and_time_limits_end_the_trial(work, tmp_path):
     cfg = make_cfg(work)
     big = {"text": "## Worker Prompt\ngo\n## Call record:\nx\n", "usage": {"input": 900, "output": 200}}
-    r = trial(cfg, "step5", tmp_path, model="scripted:replay", clients=(ScriptedLLM([big]), ScriptedLLM([])),
+    r = trial(cfg, "step5", tmp_path, model="scripted:replay", clients=(Replay([big]), Replay([])),
               token_limit=1000)
     assert (r["status"], r["stop"], r["api_calls"]) == ("failed", "token_limit", 1)
     assert "1100 tokens used, limit 1000" in r["reason"] and "TOKEN LIMIT REACHED" in read(r, "comprehensive.log")
     priced = {**big, "cost": 0.75}
-    r = trial(cfg, "step5", tmp_path, model="scripted:replay", clients=(ScriptedLLM([priced]), ScriptedLLM([])),
+    r = trial(cfg, "step5", tmp_path, model="scripted:replay", clients=(Replay([priced]), Replay([])),
               cost_limit=0.5)
     assert (r["stop"], r["api_calls"], r["cost"]["total"]) == ("cost_limit", 1, 0.75)
-    sleeper = ScriptedLLM(["```python\nimport time\nprint('working', flush=True)\ntime.sleep(600)\n```"])
+    sleeper = Replay(["```python\nimport time\nprint('working', flush=True)\ntime.sleep(600)\n```"])
     r = trial(cfg, "step5", tmp_path, model="scripted:replay", clients=(supervisor(), sleeper), time_limit=2.5)
     assert (r["status"], r["stop"]) == ("failed", "time_limit")
     assert r["executions"][0]["killed_reason"] == "wall-clock timeout" and r["durations"]["total"] < 10
@@ -300,7 +304,7 @@ def test_token_cost_and_time_limits_end_the_trial(work, tmp_path):
 def test_unknown_cost_is_none_never_zero(work, tmp_path):
     unpriced = {"text": "## Worker Prompt\ngo\n## Call record:\nx\n", "cost": None}
     r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay",
-              clients=(ScriptedLLM([unpriced]), ScriptedLLM([{"text": "no code", "cost": 0.01}])),
+              clients=(Replay([unpriced]), Replay([{"text": "no code", "cost": 0.01}])),
               max_iterations=1)
     assert r["cost"]["total"] is None and r["cost"]["unknown_calls"] == 1 and r["cost"]["known_part"] == 0.01
     assert r["cost"]["by_role"]["coder"]["total"] == 0.01 and r["cost"]["by_role"]["supervisor"]["total"] is None

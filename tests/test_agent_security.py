@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from hepmini import agent, config, stepdefs
+from hepmini import config
+from hepmini.agent import loop
+from hepmini import layout
 from hepmini.files import sha256_file
-from hepmini.llm import ScriptedLLM
-from hepmini.trial import new_trial_dir
+from hepmini.agent.standins import Replay
+from hepmini.agent.trial import new_trial_dir, run_trial
 
 REF_SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}
 KEY = "sk-test-security-PLANTED-4e1d"
@@ -34,12 +36,12 @@ def hostile(work, runs, code, env=None, **settings):
     """A step-5 trial whose coder answers `code` and whose supervisor accepts whatever ran."""
     environ = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **(env or {})}
     cfg = config.resolve({"workdir": work, **REF_SETTINGS}, environ=environ, cwd=work)
-    step = stepdefs.get("step5")
+    step = layout.get("step5")
     n, directory = new_trial_dir(runs, step)
-    clients = (ScriptedLLM(["## Worker Prompt\nDo it.\n## Call record:\nasked\n", "VERDICT: ACCEPT"]),
-               ScriptedLLM([f"```python\n{textwrap.dedent(code)}```"]))
-    s = agent.Settings(supervisor="scripted:replay", coder="scripted:replay", **settings)
-    r = agent.run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS},
+    clients = (Replay(["## Worker Prompt\nDo it.\n## Call record:\nasked\n", "VERDICT: ACCEPT"]),
+               Replay([f"```python\n{textwrap.dedent(code)}```"]))
+    s = loop.Settings(supervisor="scripted:replay", coder="scripted:replay", **settings)
+    r = run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS},
                         index=n, clients=clients)
     return r, Path(r["trial_dir"])
 
@@ -72,8 +74,8 @@ def test_writing_outside_the_trial_fails_and_nothing_outside_changes(work, tmp_p
     other = tmp_path / "step5_categorize" / "trial-999"  # a sibling trial
     other.mkdir(parents=True)
     (other / "result.json").write_text("{}")
-    targets = [work / "solution" / "arrays" / "boundaries.npy", work / "data" / stepdefs.rules().DATA_FILES[0],
-               Path(agent.PACKAGE_DIR) / "__init__.py", other / "result.json"]
+    targets = [work / "solution" / "arrays" / "boundaries.npy", work / "data" / layout.rules().DATA_FILES[0],
+               Path(loop.PACKAGE_DIR) / "__init__.py", other / "result.json"]
     before = {p: sha256_file(p) for p in targets}
     r, trial_dir = hostile(work, tmp_path, f"""
         import json, os
@@ -85,7 +87,7 @@ def test_writing_outside_the_trial_fails_and_nothing_outside_changes(work, tmp_p
                 out[path] = "written"
             except OSError as exc:
                 out[path] = type(exc).__name__
-        for path in ({str(work / "solution")!r}, {str(agent.tree_dir("reference"))!r}):
+        for path in ({str(work / "solution")!r}, {str(layout.tree_dir("reference"))!r}):
             out["list " + path] = os.listdir(path) if os.path.isdir(path) else "absent"
         print(json.dumps(out))
         os.remove("inputs/arrays/signal.npy")  # crashes: the inputs are read-only

@@ -14,9 +14,13 @@ import pytest
 from conftest import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
 from fake_llm import OPENAI_429_TPM, OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
 
-from hepmini import bench, campaign, llm, pacing, scripted
+from hepmini.bench import campaign
+from hepmini.bench import store
+from hepmini.llm.client import client_for
+from hepmini.bench import pacing
+from hepmini.agent import standins
 from hepmini.errors import QuotaExceeded
-from hepmini.llm import ScriptedLLM
+from hepmini.agent.standins import Replay
 
 SETS = [a for k, v in REF_SETTINGS.items() for a in ("--set", f"{k}={v}")]
 KEY = "sk-test-bench-0000"
@@ -32,7 +36,7 @@ make_cfg = work_config
 
 def make_spec(cfg, out, models, steps="step5", trials=1, budget=None):
     args = SimpleNamespace(models=models, steps=steps, trials=trials, max_iterations=None, budget=budget, workdir=None)
-    return bench.spec_from_args(cfg, args, Path(out))[1]
+    return campaign.spec_from_args(cfg, args, Path(out))[1]
 
 
 class Factory:
@@ -45,8 +49,8 @@ class Factory:
         cost = None if model.endswith("unpriced") else self.cost
         def reply(text):
             return {"text": text, "cost": cost, "usage": {"input": 100, "output": 20}}
-        sup = ScriptedLLM([reply("## Worker Prompt\ngo\n## Call record:\nasked\n"), reply("VERDICT: ACCEPT")], model)
-        coder = ScriptedLLM([reply(f"```python\n{self.code}\n```")], model)
+        sup = Replay([reply("## Worker Prompt\ngo\n## Call record:\nasked\n"), reply("VERDICT: ACCEPT")], model)
+        coder = Replay([reply(f"```python\n{self.code}\n```")], model)
         self.made.append((model, step, k))
         return sup, coder
 
@@ -58,7 +62,7 @@ def cells_on_disk(out):
         if "." in path.name:
             aside.append(path.name.split("-", 1)[1].split(".", 1)[1].split("-")[0])
             continue
-        state, _, result = campaign.cell_state(path)
+        state, _, result = store.cell_state(path)
         if state == "final":
             final[(path.parent.parent.name, path.parent.name, int(path.name[6:]))] = result
     return final, aside
@@ -66,7 +70,7 @@ def cells_on_disk(out):
 
 def outcome(out):
     """What must not depend on interruptions: per cell, status, validation, API calls, calls traced."""
-    records, problems = bench.load_trials(out)
+    records, problems = store.load_trials(out)
     assert problems == []
     calls = {r["cell"]: sum(1 for line in (Path(r["path"]) / "trace.jsonl").read_text().splitlines()
                             if json.loads(line)["event"] == "call") for r in records}
@@ -86,7 +90,7 @@ def test_a_killed_campaign_resumes_to_the_same_result_without_running_a_cell_twi
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while campaign.Lock(out / "campaign.lock").holder() != str(proc.pid) and time.monotonic() < deadline:
+        while store.Lock(out / "campaign.lock").holder() != str(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         # A second campaign on the same DIR, while the first runs: refused in one line naming the holder.
         second = run_cli(*args, "--out", out)
@@ -102,7 +106,7 @@ def test_a_killed_campaign_resumes_to_the_same_result_without_running_a_cell_twi
     before, _ = cells_on_disk(out)
     assert 2 <= len(before) < 8, "the kill must land mid-campaign"
     snapshot = {key: (r["started"], r["ended"]) for key, r in before.items()}
-    _, problems = bench.load_trials(out)
+    _, problems = store.load_trials(out)
     assert all("killed mid-run" in p or "no result.json" in p for p in problems), problems
 
     resumed = run_cli(*args, "--out", out)
@@ -121,7 +125,7 @@ def test_a_killed_campaign_resumes_to_the_same_result_without_running_a_cell_twi
 def test_a_held_campaign_lock_refuses_a_second_campaign_in_one_line(work, tmp_path):
     out = tmp_path / "c"
     out.mkdir()
-    with campaign.Lock(out / "campaign.lock") as lock:
+    with store.Lock(out / "campaign.lock") as lock:
         assert lock.acquire()
         proc = run_cli("bench", "--models", "scripted:oracle", "--steps", "step5", "--out", out, "--workdir", work,
                        *SETS)
@@ -137,7 +141,7 @@ class OracleFake(OpenAIFake):
     """An OpenAI-compatible loopback server that answers as scripted:oracle, unless a storm is scripted."""
 
     def default(self, seen):
-        text = scripted.client_for("scripted:oracle").complete(seen.body["messages"]).text
+        text = standins.ScriptedModel("scripted:oracle").complete(seen.body["messages"]).text
         return Resp(200, openai_completion(text, "gpt-4.1-2025-04-14", reasoning=0))
 
 
@@ -154,13 +158,13 @@ def test_429_storms_and_5xx_end_infrastructure_or_succeed_never_failed(work, tmp
         clock, clients = FakeClock(), []
 
         def factory(model, step, k):
-            clients.append(llm.client_for(model, cfg, session=loopback_session(), sleep=clock.sleep))
+            clients.append(client_for(model, cfg, session=loopback_session(), sleep=clock.sleep))
             return clients[-1], clients[-1]
 
         spec = make_spec(cfg, out, "openai:gpt-4.1", "step5", trials=6)
         stream = io.StringIO()
-        summary = bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=stream)
-        records = bench.load_trials(out)[0]
+        summary = campaign.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=stream)
+        records = store.load_trials(out)[0]
         assert {r["status"] for r in records} == {"success", "infrastructure"} and len(records) == 6
         infra = [r for r in records if r["status"] == "infrastructure"]
         assert infra[0]["reason"].startswith("RateLimited: openai: HTTP 429")
@@ -173,7 +177,7 @@ def test_429_storms_and_5xx_end_infrastructure_or_succeed_never_failed(work, tmp
         assert summary["unknown_priced_trials"] == sum(r["api_calls"] > 0 for r in records) >= 6 - len(infra)
         assert "+unknown" in stream.getvalue()
 
-        again = bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, retry_infrastructure=True,
+        again = campaign.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, retry_infrastructure=True,
                                    stream=io.StringIO())
         for client in clients:
             client.close()
@@ -188,9 +192,9 @@ def test_an_exhausted_quota_stops_the_provider_and_leaves_its_cells_for_later(wo
     def factory(model, step, k):
         made.append(k)
         error = QuotaExceeded("fake: HTTP 429 insufficient_quota - add credit", provider="fake", status=429)
-        return ScriptedLLM([error], model), ScriptedLLM([], model)
+        return Replay([error], model), Replay([], model)
 
-    summary = bench.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=4), out, jobs=1, clients_factory=factory,
+    summary = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=4), out, jobs=1, clients_factory=factory,
                                  stream=io.StringIO())
     assert made == [1] and summary["statuses"] == {"infrastructure": 1} and summary["not_started_provider"] == 3
     assert summary["providers_stopped"]["fake"].startswith("QuotaExceeded")
@@ -200,13 +204,13 @@ def test_a_harness_error_is_counted_apart_and_the_cell_rerun(work, tmp_path):
     out, cfg = tmp_path / "harness", make_cfg(work)
 
     def broken(model, step, k):  # the coder stand-in has no reply: a RuntimeError inside the harness
-        return ScriptedLLM(["## Worker Prompt\ngo\n## Call record:\nasked\n"], model), ScriptedLLM([], model)
+        return Replay(["## Worker Prompt\ngo\n## Call record:\nasked\n"], model), Replay([], model)
 
     spec = make_spec(cfg, out, "fake:m", trials=1)
-    s = bench.run_campaign(cfg, spec, out, clients_factory=broken, stream=io.StringIO())
+    s = campaign.run_campaign(cfg, spec, out, clients_factory=broken, stream=io.StringIO())
     assert (s["harness_errors"], s["finished"], s["statuses"]) == (1, 0, {})
-    assert "harness error: RuntimeError" in bench.load_trials(out)[1][0]
-    s = bench.run_campaign(cfg, spec, out, clients_factory=Factory(), stream=io.StringIO())
+    assert "harness error: RuntimeError" in store.load_trials(out)[1][0]
+    s = campaign.run_campaign(cfg, spec, out, clients_factory=Factory(), stream=io.StringIO())
     assert (s["ran"], s["finished"], s["harness_errors"]) == (1, 1, 0) and cells_on_disk(out)[1] == ["error"]
 
 
@@ -227,20 +231,20 @@ def test_provider_caps_halve_on_rate_limits_and_recover_one_at_a_time():
 def test_no_trial_starts_once_the_budget_would_pass_and_unknown_spend_is_reported(work, tmp_path):
     out, cfg, factory = tmp_path / "budget", make_cfg(work), Factory(cost=0.25)   # 3 calls: $0.75 a trial
     stream = io.StringIO()
-    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=2.0), out, jobs=2,
+    s = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=2.0), out, jobs=2,
                            clients_factory=factory, stream=stream)
     # Two start at once with no estimate yet; once one ends, the one in flight counts $0.75: a third would pass $2.
     assert (s["ran"], s["not_started_budget"], s["spend_known"]) == (2, 2, 1.5)
     assert sorted(k for _, _, k in factory.made) == [1, 2] and "spend $1.5000 of $2" in stream.getvalue()
-    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=2.0), out, jobs=1,
+    s = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=2.0), out, jobs=1,
                            clients_factory=factory, stream=io.StringIO())
     assert (s["ran"], s["not_started_budget"], len(factory.made)) == (0, 2, 2)       # nothing paid twice
-    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=3.0), out, jobs=1,
+    s = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=4, budget=3.0), out, jobs=1,
                            clients_factory=factory, stream=io.StringIO())
     assert (s["ran"], s["not_started_budget"], s["spend_known"], s["finished"]) == (2, 0, 3.0, 4)
 
     out = tmp_path / "unknown"
-    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:priced,fake:unpriced", trials=2, budget=10), out, jobs=2,
+    s = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:priced,fake:unpriced", trials=2, budget=10), out, jobs=2,
                            clients_factory=Factory(cost=0.25), stream=io.StringIO())
     assert (s["spend_known"], s["unknown_priced_trials"], s["unknown_priced_calls"]) == (1.5, 2, 6)
 
@@ -261,8 +265,8 @@ def test_the_budget_counts_trials_in_flight_and_money_spent_by_cleared_cells():
 def test_corrupt_partial_and_running_cells_are_reported_skipped_and_rerun(work, tmp_path):
     out, cfg, factory = tmp_path / "broken", make_cfg(work), Factory()
     spec = make_spec(cfg, out, "fake:m", trials=5)
-    bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
-    cell = {k: campaign.cell_path(out, "fake:m", "step5", k) for k in range(1, 6)}
+    campaign.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
+    cell = {k: store.cell_path(out, "fake:m", "step5", k) for k in range(1, 6)}
     (cell[1] / "result.json").write_text("{garbage")
     (cell[2] / "result.json").unlink()
     running = json.loads((cell[3] / "result.json").read_text())
@@ -271,7 +275,7 @@ def test_corrupt_partial_and_running_cells_are_reported_skipped_and_rerun(work, 
     (out / "cells" / "other__model").mkdir()
     (cell[1].parent / "trial-9").mkdir()
 
-    records, problems = bench.load_trials(out)
+    records, problems = store.load_trials(out)
     assert [(r["trial"], r["cell"], r["model"], r["step"]) for r in records] == [(4, 3, "fake:m", "step5")]
     assert Path(records[0]["path"]) == cell[4] and records[0]["status"] == "failed"
     text = "\n".join(problems)
@@ -279,14 +283,14 @@ def test_corrupt_partial_and_running_cells_are_reported_skipped_and_rerun(work, 
     assert "killed mid-run" in text and "not a trial result of step5" in text
     assert "other__model: not a model of this campaign" in text and "outside the matrix (trials = 5)" in text
 
-    with campaign.Lock(campaign.lock_path(cell[3])) as held:   # as if another process (a Slurm task) ran it
+    with store.Lock(store.lock_path(cell[3])) as held:   # as if another process (a Slurm task) ran it
         held.acquire()
-        assert any("trial-3: status running: in flight" in p for p in bench.load_trials(out)[1])
-        s = bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
+        assert any("trial-3: status running: in flight" in p for p in store.load_trials(out)[1])
+        s = campaign.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
     assert (s["ran"], s["busy_elsewhere"], s["finished"]) == (3, 1, 4)
-    s = bench.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
+    s = campaign.run_campaign(cfg, spec, out, jobs=2, clients_factory=factory, stream=io.StringIO())
     assert (s["ran"], s["finished"]) == (1, 5) and len(factory.made) == 5 + 4
-    records, problems = bench.load_trials(out)
+    records, problems = store.load_trials(out)
     assert [r["trial"] for r in records] == [1, 2, 3, 4, 5] and len(problems) == 2
     assert sorted(cells_on_disk(out)[1]) == ["corrupt", "corrupt", "killed", "partial"]
 
@@ -311,7 +315,7 @@ def test_list_cells_and_cell_runs_are_idempotent_and_a_different_spec_is_refused
     assert again.returncode == 0 and "(0 run now)" in again.stdout and cells_on_disk(out)[0] == done
     stored = run_cli("bench", "--out", out, "--list-cells")          # the stored campaign, from DIR alone
     assert stored.stdout == listed.stdout
-    assert campaign.Spec.load(out).settings["scale"] == 0.02
+    assert store.Spec.load(out).settings["scale"] == 0.02
 
     for change, needle in ((["--steps", "step5"], "steps step5,step1 here, step5 asked"),
                            (["--trials", "1"], "trials 2 here, 1 asked"),
@@ -325,11 +329,11 @@ def test_list_cells_and_cell_runs_are_idempotent_and_a_different_spec_is_refused
 
 def test_more_trials_may_be_asked_and_campaign_json_follows(work, tmp_path):
     out, cfg, factory = tmp_path / "grow", make_cfg(work), Factory()
-    bench.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=1), out, clients_factory=factory, stream=io.StringIO())
-    created = campaign.Spec.load(out).created
-    s = bench.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=3, budget=5), out, clients_factory=factory,
+    campaign.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=1), out, clients_factory=factory, stream=io.StringIO())
+    created = store.Spec.load(out).created
+    s = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=3, budget=5), out, clients_factory=factory,
                            stream=io.StringIO())
-    stored = campaign.Spec.load(out)
+    stored = store.Spec.load(out)
     assert (s["ran"], stored.trials, stored.budget, stored.created) == (2, 3, 5, created)
     assert [e["event"] for e in map(json.loads, (out / "campaign.jsonl").read_text().splitlines())] == \
         ["start", "end", "start", "end"]

@@ -14,12 +14,12 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from hepmini import classifier
-from hepmini.classifier import FallbackWarning, resolve_backend, score_events
+from hepmini.analysis import scoring
+from hepmini.analysis.scoring import FallbackWarning, resolve_backend, score_events
 from hepmini.config import Config
 from hepmini.errors import ClassifierError
 
-UPSTREAM_NAME = classifier.CHECKPOINT_NAMES[0]  # tabpfn-v3.5-20260909.safetensors
+UPSTREAM_NAME = scoring.CHECKPOINT_NAMES[0]  # tabpfn-v3.5-20260909.safetensors
 
 
 def toy(n_sig=200, n_bkg=260, seed=0):
@@ -107,10 +107,10 @@ def test_checkpoint_lookup_order(tmp_path):
 
 
 def test_import_is_light():
-    code = ("import sys, hepmini.classifier as c; "
+    code = ("import sys, hepmini.analysis.scoring as c; "
             "print(sorted(m for m in ('numpy', 'sklearn', 'torch', 'tabpfn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=str(classifier.__file__).rsplit("/hepmini/", 1)[0])
+                         cwd=str(scoring.__file__).rsplit("/hepmini/", 1)[0])
     assert out.stdout.strip() == "[]"
 
 
@@ -137,7 +137,7 @@ def test_no_event_is_scored_by_a_model_that_trained_on_it(monkeypatch):
         seen = {row.tobytes() for row in x}
         return lambda rows: np.array([1.0 if r.tobytes() in seen else 0.25 for r in rows])
 
-    monkeypatch.setattr(classifier, "_fit_hgb", memorising_fit)
+    monkeypatch.setattr(scoring, "_fit_hgb", memorising_fit)
     for folds in (2, 3):
         s, b, _ = score_events(*toy(), cfg=Config(classifier="hgb", classifier_folds=folds))
         assert np.all(s == 0.25) and np.all(b == 0.25)  # every event scored, none by its own model
@@ -152,7 +152,7 @@ def test_out_of_fold_scores_differ_from_a_model_trained_on_all():
     x = np.concatenate([sig_x, bkg_x])
     y = np.r_[np.ones(len(sig_x)), np.zeros(len(bkg_x))]
     w = np.r_[sig_w / sig_w.sum(), bkg_w / bkg_w.sum()]
-    with threadpool_limits(limits=1, user_api="openmp"):  # as classifier._fit_hgb: fast on a busy box
+    with threadpool_limits(limits=1, user_api="openmp"):  # as scoring._fit_hgb: fast on a busy box
         model = HistGradientBoostingClassifier(random_state=0).fit(x, y, sample_weight=w)
         on_all = model.predict_proba(x)[:, 1]
     # A model that saw the events scores them over-confidently; the out-of-fold scores do not.
@@ -222,9 +222,10 @@ def test_tabpfn_from_cache_dir_in_auto_mode(tiny_checkpoint, tmp_path, no_networ
 
 
 def test_tabpfn_through_train_and_score(tiny_checkpoint, no_network):
-    from hepmini import stepdefs, tools
+    from hepmini import tools
+    from hepmini import layout
 
-    rules = stepdefs.rules()
+    rules = layout.rules()
     rng = np.random.default_rng(4)
     sig, bkg = rng.normal(size=(80, len(rules.ARRAY_COLUMNS))), rng.normal(size=(90, len(rules.ARRAY_COLUMNS)))
     sig[:, -1], bkg[:, -1] = 0.01, 2.0

@@ -9,10 +9,12 @@ import pytest
 from conftest import run_cli
 from fake_llm import OpenAIFake, Resp, openai_completion
 
-from hepmini import cli, classify, metrics
+from hepmini import cli
+from hepmini.bench import diagnose
+from hepmini.bench import metrics
 from hepmini.errors import RateLimited
-from hepmini.llm import ScriptedLLM
-from hepmini.prompts import ERROR_CATEGORIES
+from hepmini.agent.standins import Replay
+from hepmini.agent.prompts import ERROR_CATEGORIES
 
 WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = ERROR_CATEGORIES
 READS = "import numpy as np\nsignal = np.load('inputs/arrays/signal.npy')\n"
@@ -20,7 +22,7 @@ READS = "import numpy as np\nsignal = np.load('inputs/arrays/signal.npy')\n"
 
 def make_trial(root: Path, name="t", *, status="failed", returncode=1, stderr="", stdout="", code=READS,
                validation=None, outputs=None, killed="", stop="max_iterations", runs=True, **extra) -> Path:
-    """A trial directory in hepmini.trial's layout with one run of `code`."""
+    """A trial directory in hepmini.agent.trial's layout with one run of `code`."""
     d = root / name
     (d / "logs").mkdir(parents=True)
     (d / "generated_code").mkdir()
@@ -88,14 +90,14 @@ CRASHES = [
 @pytest.mark.parametrize("stderr, expected", CRASHES, ids=[f"crash{i}-{c.split()[0]}" for i, (_, c) in
                                                           enumerate(CRASHES)])
 def test_rules_on_crashed_runs(tmp_path, stderr, expected):
-    verdict = classify.classify_rules(make_trial(tmp_path, stderr=stderr))
+    verdict = diagnose.classify_rules(make_trial(tmp_path, stderr=stderr))
     assert verdict["category"] == expected, verdict
     assert verdict["evidence"] and verdict["rule"]
 
 
 def test_rules_on_runs_that_ended_otherwise(tmp_path):
     def rule(name, **kw):
-        return classify.classify_rules(make_trial(tmp_path, name, **kw))
+        return diagnose.classify_rules(make_trial(tmp_path, name, **kw))
 
     assert rule("timeout", returncode=-9, killed="timeout")["category"] == OTHER
     assert rule("format", status="format_error")["category"] == OTHER
@@ -113,7 +115,7 @@ def test_rules_on_runs_that_exited_0_but_were_wrong(tmp_path):
     weight_column = {"index": 6, "name": "weight", "n_diff": 4}
 
     def rule(name, **kw):
-        return classify.classify_rules(make_trial(tmp_path, name, returncode=0, **kw))
+        return diagnose.classify_rules(make_trial(tmp_path, name, returncode=0, **kw))
 
     missing = rule("missing", validation=[{"name": "arrays/bkgd.npy", "ok": False, "kind": "npy",
                                            "messages": ["arrays/bkgd.npy missing: no such file in /x/outputs"]}])
@@ -154,17 +156,17 @@ def test_rules_on_runs_that_exited_0_but_were_wrong(tmp_path):
     for name, stop, expected in (("never", "max_iterations", "never-accepted"), ("limit", "token_limit", "limit")):
         make_trial(tmp_path, name, returncode=0, stop=stop)
         (tmp_path / name / "validation.json").write_text(json.dumps({"passed": True, "files": []}))
-        assert classify.classify_rules(tmp_path / name)["rule"] == expected
+        assert diagnose.classify_rules(tmp_path / name)["rule"] == expected
 
 
 def test_parse_answer():
-    assert classify.parse_answer("***incorrect branch name***") == (BRANCH, "")
-    assert classify.parse_answer("Root cause...\n***  All Data Weights = 0 ***") == (WEIGHTS, "")
-    assert classify.parse_answer("***Function-Calling Error.***")[0] == CALLING
-    category, flag = classify.parse_answer("***semantic error*** or maybe ***other***")
+    assert diagnose.parse_answer("***incorrect branch name***") == (BRANCH, "")
+    assert diagnose.parse_answer("Root cause...\n***  All Data Weights = 0 ***") == (WEIGHTS, "")
+    assert diagnose.parse_answer("***Function-Calling Error.***")[0] == CALLING
+    category, flag = diagnose.parse_answer("***semantic error*** or maybe ***other***")
     assert category == SEMANTIC and flag.startswith("ambiguous")
     for text in ("", "semantic error", "***a syntax error***", None):
-        category, flag = classify.parse_answer(text)
+        category, flag = diagnose.parse_answer(text)
         assert category == OTHER and flag.startswith("unparsable")
 
 
@@ -172,26 +174,26 @@ def test_llm_classifier_writes_classification_and_pays_once(tmp_path):
     d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
     (d / "comprehensive.log").write_text("COMPREHENSIVE SUPERVISOR-CODER LOG\nKeyError: 'photon_pT'\n")
     (d / "validation.log").write_text("=== Step 3 Validation (preprocess) ===\n")
-    bot = ScriptedLLM(["***Incorrect Branch Name***"], model="judge:one")
-    out = classify.classify_trial(d, client=bot)
+    bot = Replay(["***Incorrect Branch Name***"], model="judge:one")
+    out = diagnose.classify_trial(d, client=bot)
     prompt = bot.calls[0]["messages"][0]["content"]
     assert "=== COMPREHENSIVE LOG ===\nCOMPREHENSIVE SUPERVISOR-CODER LOG" in prompt
     assert "=== VALIDATION LOG ===\n=== Step 3 Validation" in prompt and "$" not in prompt.split("LOG ===")[1][:5]
     assert bot.calls[0]["params"]["temperature"] == 0.0
     assert out["rule"]["category"] == BRANCH and out["llm"]["category"] == BRANCH and out["agree"] is True
     saved = json.loads((d / "classification.json").read_text())
-    assert saved["llm"]["raw"] == "***Incorrect Branch Name***" and saved["rules_version"] == classify.RULES_VERSION
-    again = classify.classify_trial(d, client=bot)           # the same model already answered: no call
+    assert saved["llm"]["raw"] == "***Incorrect Branch Name***" and saved["rules_version"] == diagnose.RULES_VERSION
+    again = diagnose.classify_trial(d, client=bot)           # the same model already answered: no call
     assert len(bot.calls) == 1 and again["llm"]["category"] == BRANCH
-    unsure = ScriptedLLM(["It is probably a problem with the weights."], model="judge:two")
-    out = classify.classify_trial(d, client=unsure)
+    unsure = Replay(["It is probably a problem with the weights."], model="judge:two")
+    out = diagnose.classify_trial(d, client=unsure)
     assert out["llm"]["category"] == OTHER and out["llm"]["flagged"].startswith("unparsable") and out["agree"] is False
-    storm = ScriptedLLM([RateLimited("429 after 5 retries", provider="judge")], model="judge:three")
-    out = classify.classify_trial(d, client=storm)       # an infrastructure failure is recorded, never a category
+    storm = Replay([RateLimited("429 after 5 retries", provider="judge")], model="judge:three")
+    out = diagnose.classify_trial(d, client=storm)       # an infrastructure failure is recorded, never a category
     assert out["llm"]["category"] is None and out["llm"]["flagged"].startswith("call failed: RateLimited")
     assert out["agree"] is None and out["rule"]["category"] == BRANCH
     ok = make_trial(tmp_path, "ok", status="success", returncode=0)
-    assert classify.classify_trial(ok, client=ScriptedLLM([]))["llm"] is None     # successes cost nothing
+    assert diagnose.classify_trial(ok, client=Replay([]))["llm"] is None     # successes cost nothing
 
 
 def test_classify_command_with_a_loopback_model(tmp_path, monkeypatch, capsys):

@@ -33,7 +33,8 @@ def test_help_and_startup_import_nothing_heavy():
 
 
 def test_import_does_nothing(tmp_path):
-    code = "import hepmini, hepmini.cli, hepmini.config, hepmini.dag, hepmini.files, hepmini.errors"
+    code = ("import hepmini, hepmini.cli, hepmini.config, hepmini.analysis.dag, hepmini.files, hepmini.errors, "
+            "hepmini.llm.client, hepmini.agent.loop, hepmini.bench.campaign, hepmini.data.synth")
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
                    env={**os.environ, "PYTHONPATH": str(ROOT_DIR)})
     assert list(tmp_path.iterdir()) == []
@@ -113,7 +114,7 @@ def test_missing_branch_names_nearest(tmp_path, small_data):
 
 
 def test_reference_run_outputs(reference_run):
-    import hepmini.stepdefs as sd
+    import hepmini.layout as sd
 
     for step in sd.steps():
         for rel in step.OUTPUTS:
@@ -151,7 +152,7 @@ def test_non_editable_install_finds_its_trees(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--no-compile", "--target", str(target), str(ROOT_DIR)],
                    check=True, capture_output=True, cwd=tmp_path)
-    code = ("import hepmini.files as f, hepmini.stepdefs as s\n"
+    code = ("import hepmini.layout as f, hepmini.layout as s\n"
             "print(f.tree_dir('steps').parent == f.PACKAGE_DIR, f.tree_dir('prompts').parent == f.PACKAGE_DIR)\n"
             "print([x.NAME for x in s.steps()], (f.tree_dir('reference') / 'step5_categorize.py').is_file())\n"
             "print(len(list(f.tree_dir('prompts').glob('*.txt'))) >= 5)")

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from hepmini import config, dag
+from hepmini import config
+from hepmini.analysis import dag
 from hepmini.errors import CycleError, MissingInput, StepFailed, WorkdirError
 
 
@@ -190,7 +191,7 @@ def test_killing_the_runner_leaves_no_fresh_output(tmp_path):
     script.write_text(
         "import sys, pathlib\n"
         f"sys.path.insert(0, {str(dag.PACKAGE_DIR.parent)!r})\n"
-        "from hepmini import config, dag\n"
+        "from hepmini import config\nfrom hepmini.analysis import dag\n"
         f"tmp = pathlib.Path({str(tmp_path)!r})\n"
         "sol = tmp / 'work' / 'solution'\n"
         f"code = {step_code!r}\n"

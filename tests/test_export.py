@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 
 from conftest import ROOT_DIR, run_cli
-from hepmini import config, dag, export, stepdefs
-from hepmini.validate import validate_step
+from hepmini import config
+from hepmini.analysis import dag
+from hepmini.bench import export
+from hepmini import layout
+from hepmini.analysis.validate import validate_step
 
 SETTINGS = ["--set", "scale=0.02", "--set", "classifier=hgb", "--set", "seed=11"]  # as conftest's reference_run
 HAS_SNAKEMAKE = importlib.util.find_spec("snakemake") is not None
 needs_snakemake = pytest.mark.skipif(not HAS_SNAKEMAKE, reason="snakemake is not installed (pip install '.[test]')")
-HAS_REPORT = importlib.util.find_spec("hepmini.report") is not None
-needs_report = pytest.mark.skipif(not HAS_REPORT, reason="hepmini.report (the merge step) is not written yet")
+HAS_REPORT = importlib.util.find_spec("hepmini.bench.report") is not None
+needs_report = pytest.mark.skipif(not HAS_REPORT, reason="hepmini.bench.report (the merge step) is not written yet")
 
 
 def snakemake(directory, *args, timeout=300):
@@ -32,7 +35,7 @@ def test_snakefile_rules_are_the_dag(tmp_path):
     text = (out / "Snakefile").read_text()
     cfg = config.resolve({"workdir": work, "scale": 0.02, "classifier": "hgb", "seed": 11}, environ={}, cwd=tmp_path)
     nodes = dag.build(cfg)
-    assert list(nodes) == ["data"] + [s.NAME for s in stepdefs.steps()]
+    assert list(nodes) == ["data"] + [s.NAME for s in layout.steps()]
     for name, node in nodes.items():
         rule = text.split(f"\nrule {name}:", 1)[1].split("\nrule ", 1)[0]
         inputs, outputs = rule.split("    output:")
@@ -58,14 +61,14 @@ def test_snakemake_runs_the_exported_workflow_to_hepmini_outputs(tmp_path, refer
 
     dry = snakemake(out, "-n")
     assert dry.returncode == 0, dry.stderr
-    for rule in ["data"] + [s.NAME for s in stepdefs.steps()]:
+    for rule in ["data"] + [s.NAME for s in layout.steps()]:
         assert f"{rule} " in dry.stdout + dry.stderr
     assert not work.exists()  # a dry run runs nothing
 
     real = snakemake(out, "--cores", "2")
     assert real.returncode == 0, real.stdout[-3000:] + real.stderr[-3000:]
     solution = work / "solution"
-    for step in stepdefs.steps():  # the same outputs as `python -m hepmini all` on the same settings
+    for step in layout.steps():  # the same outputs as `python -m hepmini all` on the same settings
         assert validate_step(step.NAME, solution, reference_run).passed, step.NAME
     arrays = sorted(reference_run.rglob("*.npy"))
     assert len(arrays) > 10

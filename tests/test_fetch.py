@@ -16,7 +16,9 @@ import pytest
 
 from conftest import run_cli
 
-from hepmini import cli, download, fetch
+from hepmini import cli
+from hepmini.data import download
+from hepmini.data import fetch
 from hepmini.errors import ConfigError
 
 
@@ -108,7 +110,7 @@ class FileServer:
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """{relative path: bytes} of the nine synthetic files at scale 0.005."""
-    from hepmini import synth
+    from hepmini.data import synth
 
     out = tmp_path_factory.mktemp("fetchsrc")
     written = synth.generate(out, scale=0.005, seed=1)

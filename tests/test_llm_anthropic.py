@@ -5,7 +5,8 @@ from fake_llm import (ANTHROPIC_400_TEMP_TOP_P, ANTHROPIC_400_USAGE_LIMIT, ANTHR
                       ANTHROPIC_529, AnthropicFake, FakeClock, Resp, anthropic_message, loopback_session,
                       make_config)
 
-from hepmini import llm, llm_anthropic
+from hepmini.llm.client import client_for
+from hepmini.llm import anthropic
 from hepmini.errors import AuthError, BadRequest, QuotaExceeded, ServerError
 
 KEY = "sk-ant-test-0002"
@@ -22,7 +23,7 @@ def fake():
 def connect(fake, tmp_path, model="claude-sonnet-4-5", key=KEY, **settings):
     clock = FakeClock()
     env = {"ANTHROPIC_BASE_URL": fake.url, **({"ANTHROPIC_API_KEY": key} if key else {})}
-    client = llm.client_for(f"anthropic:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
+    client = client_for(f"anthropic:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
                             session=loopback_session())
     client.fake_clock = clock
     return client
@@ -61,14 +62,14 @@ def test_thinking_budget_drops_temperature_and_thinking_is_not_text(fake, tmp_pa
     (anthropic_message("x", stop="pause_turn"), "x", "error"),
 ])
 def test_parse_variants(body, text, finish):
-    reply = llm_anthropic.parse_response(body)
+    reply = anthropic.parse_response(body)
     assert (reply.text, reply.finish_reason, reply.finish_raw) == (text, finish, body["stop_reason"])
 
 
 def test_two_text_blocks_are_joined():
     body = anthropic_message("Par")
     body["content"].append({"type": "text", "text": "is."})
-    assert llm_anthropic.parse_response(body).text == "Paris."
+    assert anthropic.parse_response(body).text == "Paris."
 
 
 def test_usage_total_input_includes_cache_and_cost_uses_cache_rates(fake, tmp_path):
@@ -85,7 +86,7 @@ def test_usage_total_input_includes_cache_and_cost_uses_cache_rates(fake, tmp_pa
 def test_null_cache_fields_are_zero():
     body = anthropic_message()
     body["usage"]["cache_creation_input_tokens"] = body["usage"]["cache_read_input_tokens"] = None
-    assert llm_anthropic.parse_response(body).usage.input == 14
+    assert anthropic.parse_response(body).usage.input == 14
 
 
 def test_529_overloaded_is_retried_then_server_error(fake, tmp_path):

@@ -1,4 +1,4 @@
-"""`models` and `ping`, model names, endpoints from config, prices, ScriptedLLM, lazy imports."""
+"""`models` and `ping`, model names, endpoints from config, prices, Replay, lazy imports."""
 
 import json
 import subprocess
@@ -8,7 +8,11 @@ import pytest
 from conftest import ROOT_DIR, run_cli
 from fake_llm import OpenAIFake, Resp, make_config
 
-from hepmini import cli, config, llm, prices
+from hepmini import cli, config
+from hepmini.agent import standins
+from hepmini.llm.client import client_for, endpoint_for, split_model
+from hepmini.llm.client import complete as llm_complete
+from hepmini.llm import prices
 from hepmini.errors import AuthError, BadRequest, ConfigError, RateLimited
 
 KEY = "sk-test-cli-PLANTED-0005"
@@ -32,8 +36,8 @@ def env(monkeypatch, tmp_path):
 
 def test_help_and_importing_llm_do_not_import_requests():
     code = ("import sys\nfrom hepmini import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "a = 'requests' in sys.modules or 'hepmini.llm' in sys.modules\n"
-            "import hepmini.llm, hepmini.llm_openai, hepmini.llm_anthropic, hepmini.llm_gemini\n"
+            "a = 'requests' in sys.modules or 'hepmini.llm.client' in sys.modules\n"
+            "import hepmini.llm.client, hepmini.llm.openai, hepmini.llm.anthropic, hepmini.llm.gemini\n"
             "print(a, 'requests' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, timeout=60)
     assert out.stdout.split()[-2:] == ["False", "False"], out.stderr
@@ -126,14 +130,14 @@ def test_endpoint_config_fields_and_overrides(tmp_path):
                                           "[endpoint:claude-proxy]\nbase_url = https://p\nprotocol = anthropic\n")
     cfg = make_config(tmp_path, {"LLAMA_TOKEN": "t1", "CBORG_API_KEY": "t2", "HEPMINI_ENDPOINT_OLLAMA": "http://o/v1"})
     assert cfg.keys == {"llama": "t1", "cborg": "t2"} and "t1" not in repr(cfg)
-    cborg = llm.endpoint_for("cborg", cfg)
+    cborg = endpoint_for("cborg", cfg)
     assert cborg.base_url == "https://api-local.cborg.lbl.gov/v1" and cborg.key_vars == ("CBORG_API_KEY",)
-    llama = llm.endpoint_for("llama", cfg)
+    llama = endpoint_for("llama", cfg)
     assert (llama.key_vars, llama.max_tokens_field, llama.needs_key) == (("LLAMA_TOKEN",), "max_completion_tokens",
                                                                          False)
-    assert llm.endpoint_for("claude-proxy", cfg).protocol == "anthropic"
-    assert llm.endpoint_for("ollama", cfg).base_url == "http://o/v1"
-    assert llm.split_model("claude-proxy:claude-haiku-4-5", cfg) == ("claude-proxy", "claude-haiku-4-5")
+    assert endpoint_for("claude-proxy", cfg).protocol == "anthropic"
+    assert endpoint_for("ollama", cfg).base_url == "http://o/v1"
+    assert split_model("claude-proxy:claude-haiku-4-5", cfg) == ("claude-proxy", "claude-haiku-4-5")
 
 
 @pytest.mark.parametrize("text, match", [
@@ -150,20 +154,21 @@ def test_endpoint_config_errors(tmp_path, text, match):
 def test_endpoint_without_base_url(tmp_path):
     (tmp_path / "hepmini.cfg").write_text("[endpoint:x]\nkey_env = X\n")
     with pytest.raises(ConfigError, match=r"endpoint x has no base_url.*HEPMINI_ENDPOINT_X"):
-        llm.client_for("x:m", make_config(tmp_path))
+        client_for("x:m", make_config(tmp_path))
 
 
 def test_config_stays_the_only_reader_of_the_environment():
-    for name in ("llm", "llm_openai", "llm_anthropic", "llm_gemini", "prices"):
-        text = (ROOT_DIR / "hepmini" / f"{name}.py").read_text()
-        assert "os.environ" not in text and "getenv" not in text, name
+    for path in (ROOT_DIR / "hepmini").rglob("*.py"):
+        text = path.read_text()
+        if path.name != "config.py":
+            assert "os.environ" not in text and "getenv" not in text, path
 
 
 # --- parameters, prices, the scripted stand-in ---------------------------------------------------
 
 
 def test_bad_messages_and_unknown_params_are_refused_before_sending(tmp_path):
-    client = llm.client_for("openai:gpt-4.1", make_config(tmp_path, {"OPENAI_API_KEY": KEY}))
+    client = client_for("openai:gpt-4.1", make_config(tmp_path, {"OPENAI_API_KEY": KEY}))
     with pytest.raises(BadRequest, match="did you mean max_tokens"):
         client.complete([{"role": "user", "content": "x"}], {"max_token": 5})
     with pytest.raises(BadRequest, match="message 0 must be"):
@@ -186,7 +191,7 @@ def test_price_table_is_dated_sourced_and_consistent_with_the_paper():
 
 
 def test_long_context_and_unknown_cost():
-    from hepmini.llm import Usage
+    from hepmini.llm.base import Usage
 
     long = Usage(input=300_000, output=1000, reported=True)
     assert prices.cost(prices.PRICES["gemini:gemini-2.5-pro"], long) == pytest.approx((300_000 * 2.5 + 15_000) / 1e6)
@@ -196,7 +201,7 @@ def test_long_context_and_unknown_cost():
 
 def test_scripted_llm_replays_and_is_labelled():
     boom = RateLimited("scripted failure")
-    bot = llm.ScriptedLLM(["first", {"text": "second", "usage": {"input": 10, "output": 2}, "cost": 0.5}, boom])
+    bot = standins.Replay(["first", {"text": "second", "usage": {"input": 10, "output": 2}, "cost": 0.5}, boom])
     assert bot.complete([{"role": "user", "content": "a"}], {"temperature": 0}).text == "first"
     second = bot.complete([{"role": "user", "content": "b"}])
     assert (second.usage.input, second.usage.reported, second.cost, second.provider) == (10, True, 0.5, "scripted")
@@ -205,13 +210,13 @@ def test_scripted_llm_replays_and_is_labelled():
     with pytest.raises(RuntimeError, match="no scripted reply left for call 4"):
         bot.complete([{"role": "user", "content": "d"}])
     assert [c["messages"][0]["content"] for c in bot.calls] == ["a", "b", "c", "d"]
-    assert bot.calls[0]["params"] == {"temperature": 0} and "SCRIPTED" in llm.ScriptedLLM.__doc__
+    assert bot.calls[0]["params"] == {"temperature": 0} and "SCRIPTED" in standins.Replay.__doc__
 
 
 def test_module_complete_and_call_log_for_a_user_endpoint(env, tmp_path):
     with OpenAIFake(key=None, flavor="ollama") as fake:
         cfg = make_config(tmp_path, {"HEPMINI_ENDPOINT_OLLAMA": fake.url + "/v1"})
-        reply = llm.complete(cfg, "ollama:qwen3:8b", [{"role": "user", "content": "x"}], {"max_tokens": 9})
+        reply = llm_complete(cfg, "ollama:qwen3:8b", [{"role": "user", "content": "x"}], {"max_tokens": 9})
     record = json.loads((tmp_path / "calls.jsonl").read_text())
     assert reply.text == "Paris." and record["model_requested"] == "qwen3:8b"
     assert record["cost"] is None and record["params_sent"] == {"max_tokens": 9}
@@ -221,4 +226,4 @@ def test_key_from_config_resolve_and_auth_error_class(tmp_path):
     cfg = config.resolve({"call_log": str(tmp_path / "c.jsonl")}, environ={"GOOGLE_API_KEY": "g"}, cwd=tmp_path)
     assert cfg.keys == {"gemini": "g"}
     with pytest.raises(AuthError, match="CBORG_API_KEY"):
-        llm.client_for("cborg:lbl/cborg-chat", cfg).complete([{"role": "user", "content": "x"}])
+        client_for("cborg:lbl/cborg-chat", cfg).complete([{"role": "user", "content": "x"}])

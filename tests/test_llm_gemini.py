@@ -4,7 +4,8 @@ import pytest
 from fake_llm import (GEMINI_400_EMPTY_PARTS, GEMINI_400_KEY, GEMINI_403, GEMINI_404, GEMINI_503, FakeClock,
                       GeminiFake, Resp, gemini_429, gemini_response, loopback_session, make_config)
 
-from hepmini import llm, llm_gemini
+from hepmini.llm.client import client_for
+from hepmini.llm import gemini
 from hepmini.errors import AuthError, BadRequest, QuotaExceeded, RateLimited
 
 KEY = "AIzaSy-test-gemini-0003"
@@ -21,7 +22,7 @@ def fake():
 def connect(fake, tmp_path, model="gemini-2.5-flash", env=None, **settings):
     clock = FakeClock()
     env = {"GEMINI_API_KEY": KEY, "GEMINI_BASE_URL": fake.url, **(env or {})}
-    client = llm.client_for(f"gemini:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
+    client = client_for(f"gemini:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
                             session=loopback_session())
     client.fake_clock = clock
     return client
@@ -63,7 +64,7 @@ def test_thought_parts_are_excluded_and_counted(fake, tmp_path):
 
 
 def test_usage_without_thoughts_and_with_cache():
-    u = llm_gemini.parse_response(gemini_response(thoughts=None, cached=4, prompt=8, candidates=2)).usage
+    u = gemini.parse_response(gemini_response(thoughts=None, cached=4, prompt=8, candidates=2)).usage
     assert (u.input, u.output, u.reasoning, u.cached_input, u.total) == (8, 2, 0, 4, 10)
 
 
@@ -77,7 +78,7 @@ def test_usage_without_thoughts_and_with_cache():
     (gemini_response("x", finish="MALFORMED_FUNCTION_CALL"), "x", "error"),
 ])
 def test_finish_variants(body, text, finish):
-    reply = llm_gemini.parse_response(body)
+    reply = gemini.parse_response(body)
     assert (reply.text, reply.finish_reason) == (text, finish)
 
 
@@ -85,7 +86,7 @@ def test_output_blocked_candidate_without_content():
     body = {"candidates": [{"finishReason": "SAFETY", "index": 0, "safetyRatings": [
         {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]}],
         "usageMetadata": {"promptTokenCount": 12, "totalTokenCount": 12}, "modelVersion": "gemini-2.5-flash"}
-    reply = llm_gemini.parse_response(body)
+    reply = gemini.parse_response(body)
     assert (reply.text, reply.finish_reason, reply.usage.output) == ("", "content_filter", 0)
 
 

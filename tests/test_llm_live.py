@@ -6,7 +6,8 @@ every provider whose key is set, e.g.  HEPMINI_LIVE=1 OPENAI_API_KEY=... python 
 
 import pytest
 
-from hepmini import config, llm
+from hepmini import config
+from hepmini.llm.client import client_for
 
 CHEAP = {"openai": "gpt-5-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash-lite",
          "cborg": "lbl/cborg-chat"}
@@ -25,7 +26,7 @@ def test_live_ping(tmp_path, provider):
     cfg = _cfg(tmp_path)
     if not cfg.keys.get(provider):
         pytest.skip(f"no key for {provider}")
-    with llm.client_for(f"{provider}:{CHEAP[provider]}", cfg) as client:
+    with client_for(f"{provider}:{CHEAP[provider]}", cfg) as client:
         reply = client.complete([{"role": "user", "content": "Reply with the single word: pong"}],
                                 {"max_tokens": 1000})
     assert reply.finish_reason in ("stop", "length")

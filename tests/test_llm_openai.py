@@ -8,7 +8,8 @@ from fake_llm import (LITELLM_400_BUDGET, LITELLM_400_WRAPPED, LITELLM_401, LITE
                       VLLM_400, VLLM_OLD_FLAT, FakeClock, OpenAIFake, Resp, loopback_session, make_config,
                       openai_completion)
 
-from hepmini import llm, llm_openai
+from hepmini.llm.client import client_for
+from hepmini.llm import openai
 from hepmini.errors import AuthError, BadRequest, QuotaExceeded, RateLimited
 
 KEY = "sk-test-openai-0001"
@@ -25,7 +26,7 @@ def connect(fake, tmp_path, model, provider="openai", env=None, **settings):
     """A client whose waits are instant (FakeClock), pointed at `fake`."""
     env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1", **(env or {})}
     clock = FakeClock()
-    client = llm.client_for(f"{provider}:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
+    client = client_for(f"{provider}:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
                             session=loopback_session())
     client.fake_clock = clock
     return client
@@ -142,17 +143,17 @@ def test_finish_reasons_and_odd_messages(message, finish, text, expected):
     body = openai_completion()
     body["choices"][0]["message"].update(message)
     body["choices"][0]["finish_reason"] = finish
-    reply = llm_openai.parse_response(body)
+    reply = openai.parse_response(body)
     assert (reply.text, reply.finish_reason) == (text, expected)
 
 
 def test_empty_choices_and_200_with_error_object():
-    assert llm_openai.parse_response({"choices": [], "model": "m"}).finish_reason == "error"
+    assert openai.parse_response({"choices": [], "model": "m"}).finish_reason == "error"
     body = openai_completion(None)
     body["error"] = {"message": "upstream failed", "code": 502}     # OpenRouter/LiteLLM (litellm#8448)
-    reply = llm_openai.parse_response(body)
+    reply = openai.parse_response(body)
     assert reply.text == "" and reply.finish_reason == "error"
-    assert llm_openai.parse_response({"error": {"message": "x"}}).finish_reason == "error"
+    assert openai.parse_response({"error": {"message": "x"}}).finish_reason == "error"
 
 
 # --- compatible servers --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fake_llm import (ANTHROPIC_401, ANTHROPIC_529, CLOUDFLARE_524, GEMINI_400_K
                       OPENAI_429_TPM, OPENAI_500, AnthropicFake, FakeClock, GeminiFake, OpenAIFake, Resp,
                       loopback_session, make_config)
 
-from hepmini import llm
+from hepmini.llm.client import client_for
 from hepmini.errors import (AuthError, BadRequest, MalformedResponse, ProviderError, ProviderTimeout,
                             QuotaExceeded, RateLimited, ServerError)
 
@@ -28,7 +28,7 @@ def connect(fake, tmp_path, model="gpt-4.1", clock=None, rng=lambda: 0.0, wallcl
     """A client with instant waits; rng=0 makes the backoff exactly 0.5, 1, 2, 4, 8, 8..."""
     clock = clock or FakeClock()
     env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1"}
-    client = llm.client_for(f"openai:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
+    client = client_for(f"openai:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
                             clock=clock.time, rng=rng, wallclock=wallclock, session=loopback_session())
     client.fake_clock = clock
     return client
@@ -193,7 +193,7 @@ def test_malformed_2xx_is_not_retried(fake, tmp_path, body):
 
 def test_bad_base_url_is_reported(tmp_path):
     cfg = make_config(tmp_path, {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "api.openai.com/v1"})
-    with llm.client_for("openai:gpt-4.1", cfg) as client, pytest.raises(BadRequest, match="bad base URL"):
+    with client_for("openai:gpt-4.1", cfg) as client, pytest.raises(BadRequest, match="bad base URL"):
         client.complete(HELLO)
 
 
@@ -229,7 +229,7 @@ def test_a_planted_key_never_leaks(tmp_path, caplog, capsys):
         ge.script(Resp(400, GEMINI_400_KEY))
         for model, calls in (("openai:gpt-5-mini", 7), ("anthropic:claude-haiku-4-5", 3),
                              ("gemini:gemini-2.5-flash", 2)):
-            with llm.client_for(model, cfg, sleep=FakeClock().sleep, session=loopback_session()) as client:
+            with client_for(model, cfg, sleep=FakeClock().sleep, session=loopback_session()) as client:
                 texts.append(repr(client))
                 for _ in range(calls):
                     try:

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from hepmini import classify, metrics
+from hepmini.bench import diagnose
+from hepmini.bench import metrics
 
 OPENAI, CLAUDE = "openai:gpt-x", "anthropic:claude-y"
 
 
 def trial(status, user, total, calls, cost, wall, category=None, known_part=None, llm=None, truth=None):
-    """A result.json as hepmini.trial writes it (the fields the metrics read), plus its classification."""
+    """A result.json as hepmini.agent.trial writes it (the fields the metrics read), plus its classification."""
     result = {"format": "hepmini-trial-1", "status": status, "api_calls": calls, "iterations": max(0, (calls - 1) // 2),
               "tokens": {"user_prompt": user, "total": total, "input": total - 10, "output": 10},
               "cost": {"total": cost, "known_part": cost if known_part is None else known_part,
@@ -24,7 +25,7 @@ def trial(status, user, total, calls, cost, wall, category=None, known_part=None
                              "models": {"coder": {"requested": "m", "returned": ["m-2025"]}}}}
     classification = None
     if category:
-        classification = {"format": classify.FORMAT, "rules_version": classify.RULES_VERSION,
+        classification = {"format": diagnose.FORMAT, "rules_version": diagnose.RULES_VERSION,
                           "rule": {"category": category, "rule": "hand-made", "evidence": ["fixture"]},
                           "llm": {"model": "openai:judge", "category": llm, "raw": f"***{llm}***", "flagged": ""}
                           if llm else None, "ground_truth": truth}
@@ -81,7 +82,7 @@ def loaded(root):
     records, problems = metrics.load_trials(root)
     for r in records:
         if r["status"] in metrics.FAILURES:
-            r["classification"] = classify.cached(r["path"], r)
+            r["classification"] = diagnose.cached(r["path"], r)
     return records, problems
 
 

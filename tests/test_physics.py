@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from hepmini import physics
+from hepmini.analysis import physics
 from hepmini.errors import DataError, HepminiError
 
 

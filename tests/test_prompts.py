@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepmini import prompts, stepdefs, tools, validate
-from hepmini.files import tree_dir
+from hepmini import tools
+from hepmini.agent import prompts
+from hepmini import layout
+from hepmini.analysis import validate
+from hepmini.layout import tree_dir
 
-RULES = stepdefs.rules()
+RULES = layout.rules()
 STEPS = ["step1", "step2", "step3", "step4", "step5"]
 STANDING = ["supervisor_system", "coder_system", "supervisor_review", "error_classifier"]
 DIRS = {"data_dir": "/trial/data", "inputs_dir": "/trial/inputs", "outputs_dir": "/trial/out"}
@@ -33,9 +36,9 @@ def contains_number(text, x) -> bool:
 def test_every_step_prompt_and_standing_prompt_exists():
     names = set(prompts.names())
     for step in STEPS:
-        assert Path(stepdefs.get(step).PROMPT).stem in names
+        assert Path(layout.get(step).PROMPT).stem in names
     assert set(STANDING) <= names
-    assert (tree_dir("prompts") / stepdefs.get("step5").PROMPT).is_file()
+    assert (tree_dir("prompts") / layout.get("step5").PROMPT).is_file()
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -91,7 +94,7 @@ def test_error_classifier_prompt_follows_paper_section_v3():
 
 
 def _paths(step):
-    s = stepdefs.get(step)
+    s = layout.get(step)
     out = [f"{DIRS['outputs_dir']}/{p}" for p in s.OUTPUTS if p != RULES.CLASSIFIER_INFO]
     out += [f"{DIRS['inputs_dir']}/{p}" for p in s.INPUTS]
     if s.READS_DATA:
@@ -145,7 +148,7 @@ def test_prompt_numbers_follow_rules_py(monkeypatch):
 @pytest.mark.parametrize("step", ["step4", "step5"])
 def test_tool_headers_are_read_from_the_code(step):
     text = rendered(step)
-    for name in prompts.STEP_TOOLS[Path(stepdefs.get(step).PROMPT).stem]:
+    for name in prompts.STEP_TOOLS[Path(layout.get(step).PROMPT).stem]:
         func = getattr(tools, name)
         assert f"def {name}{inspect.signature(func)}:" in text
         doc = inspect.getdoc(func).splitlines()
@@ -306,7 +309,7 @@ SOLVERS = {"step1": solve_step1, "step2": solve_step2, "step3": solve_step3, "st
 def test_solution_written_from_the_prompt_validates(reference_run, tmp_path, monkeypatch, step):
     # The agent's sandbox must hand train_and_score the reference run's classifier settings.
     monkeypatch.setenv("HEPMINI_CLASSIFIER", "hgb")
-    source = reference_run.parent / "data" if stepdefs.get(step).READS_DATA else reference_run
+    source = reference_run.parent / "data" if layout.get(step).READS_DATA else reference_run
     SOLVERS[step](source, tmp_path)
     result = validate.validate_step(step, tmp_path, reference_run)
     assert result.passed, result.log_text()

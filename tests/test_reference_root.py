@@ -10,9 +10,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     ROOT = pytest.importorskip("ROOT")
 
-from hepmini import stepdefs  # noqa: E402
+from hepmini import layout  # noqa: E402
 
-rules = stepdefs.rules()
+rules = layout.rules()
 
 PRESELECTION = """
 photon_n >= 2 && trigP

@@ -11,7 +11,9 @@ import zlib
 import pytest
 from test_metrics import CLAUDE, OPENAI, write_campaign
 
-from hepmini import cli, report, svg
+from hepmini import cli
+from hepmini.bench import report
+from hepmini.bench import svg
 
 CHROMIUM = shutil.which("chromium")
 

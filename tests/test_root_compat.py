@@ -10,10 +10,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")              # the PyPI `root` wheel warns that it is alpha
     ROOT = pytest.importorskip("ROOT")
 
-from hepmini import stepdefs  # noqa: E402
+from hepmini import layout  # noqa: E402
 from test_synth import BRANCH_NAMES, standard_selection  # noqa: E402
 
-rules = stepdefs.rules()
+rules = layout.rules()
 pytestmark = pytest.mark.root
 
 # §3.2 in C++: compiled once, called from RDataFrame (keeps the JIT work per file small)

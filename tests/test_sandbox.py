@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from hepmini import sandbox
-from hepmini.sandbox import Limits, run_python
+from hepmini.agent import sandbox
+from hepmini.agent.sandbox import Limits, run_python
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = os.geteuid() == 0
@@ -313,7 +313,7 @@ def test_unprivileged_caller_falls_back_and_still_detects_tampering(world):
     res = run(world, """
         import json
         from pathlib import Path
-        from hepmini.sandbox import Limits, run_python
+        from hepmini.agent.sandbox import Limits, run_python
         inner = Path("inner").absolute()
         inner.mkdir()
         (inner / "data.txt").write_text("v1")

@@ -8,9 +8,13 @@ import shutil
 import pytest
 from conftest import run_cli
 
-from hepmini import agent, config, prompts, scripted, stepdefs
+from hepmini import config
+from hepmini.agent import loop
+from hepmini.agent import prompts
+from hepmini.agent import standins
+from hepmini import layout
 from hepmini.errors import ConfigError
-from hepmini.trial import new_trial_dir
+from hepmini.agent.trial import new_trial_dir, run_trial
 
 STEPS = ["step1", "step2", "step3", "step4", "step5"]
 REF_SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}
@@ -25,10 +29,10 @@ def work(reference_run, tmp_path_factory):
 
 def faulty_trial(work, runs, step_name, model, max_iterations=3):
     cfg = config.resolve({"workdir": work, **REF_SETTINGS}, environ={"PATH": "/usr/bin:/bin"}, cwd=work)
-    step = stepdefs.get(step_name)
+    step = layout.get(step_name)
     n, directory = new_trial_dir(runs, step)
-    s = agent.Settings(supervisor=model, coder=model, max_iterations=max_iterations)
-    r = agent.run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS}, index=n)
+    s = loop.Settings(supervisor=model, coder=model, max_iterations=max_iterations)
+    r = run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS}, index=n)
     return r, (directory / "comprehensive.log").read_text(), (directory / "validation.log").read_text()
 
 
@@ -38,34 +42,34 @@ def faulty_trial(work, runs, step_name, model, max_iterations=3):
 @pytest.mark.parametrize("step", STEPS)
 def test_the_task_is_recognised_with_its_directories_wherever_they_are(step):
     dirs = {"data_dir": "/site/atlas data", "inputs_dir": "run 7/inputs", "outputs_dir": "/scratch/out"}
-    task = scripted.parse_task("Please do this:\n" + prompts.task_prompt(step, **dirs) + "\nThanks.")
+    task = standins.parse_task("Please do this:\n" + prompts.task_prompt(step, **dirs) + "\nThanks.")
     assert task.step == step
     expected = {"outputs": "/scratch/out"}
-    expected.update({"data": "/site/atlas data"} if stepdefs.get(step).READS_DATA else {"inputs": "run 7/inputs"})
+    expected.update({"data": "/site/atlas data"} if layout.get(step).READS_DATA else {"inputs": "run 7/inputs"})
     assert task.dirs == expected
-    assert scripted.parse_task("Write a script that prints hello.") is None
+    assert standins.parse_task("Write a script that prints hello.") is None
 
 
 def test_faults_cover_the_paper_categories_and_every_step():
-    categories = {f.category for f in scripted.FAULTS}
+    categories = {f.category for f in standins.FAULTS}
     assert categories == set(prompts.ERROR_CATEGORIES) - {"other"}
     for step in STEPS:
-        assert len(scripted.applicable(step)) >= 3, step
+        assert len(standins.applicable(step)) >= 3, step
     # seeds walk through every applicable fault, first repaired, then not
-    faults = scripted.applicable("step5")
+    faults = standins.applicable("step5")
     n = len(faults)
-    assert [scripted.choose("step5", k)[0] for k in range(n)] == faults
-    assert [scripted.choose("step5", k)[1] for k in (0, n - 1, n, 2 * n)] == [True, True, False, True]
+    assert [standins.choose("step5", k)[0] for k in range(n)] == faults
+    assert [standins.choose("step5", k)[1] for k in (0, n - 1, n, 2 * n)] == [True, True, False, True]
 
 
 @pytest.mark.parametrize("step", STEPS)
 def test_every_injected_script_compiles_and_shows_its_fault(step):
-    task = scripted.Task(step, {"data": "data", "inputs": "inputs", "outputs": "outputs"})
-    oracle = scripted.oracle_code(task)
-    assert oracle.startswith("# SCRIPTED STAND-IN") and stepdefs.get(step).SCRIPT in oracle
+    task = standins.Task(step, {"data": "data", "inputs": "inputs", "outputs": "outputs"})
+    oracle = standins.oracle_code(task)
+    assert oracle.startswith("# SCRIPTED STAND-IN") and layout.get(step).SCRIPT in oracle
     ast.parse(oracle)
-    for fault in scripted.applicable(step):
-        code = scripted.oracle_code(task, fault)
+    for fault in standins.applicable(step):
+        code = standins.oracle_code(task, fault)
         ast.parse(code)
         assert code != oracle
         if fault.code[step]:
@@ -73,7 +77,7 @@ def test_every_injected_script_compiles_and_shows_its_fault(step):
 
 
 def test_replies_are_labelled_as_scripted():
-    model = scripted.client_for("scripted:oracle")
+    model = standins.ScriptedModel("scripted:oracle")
     task = prompts.task_prompt("step5", data_dir="data", inputs_dir="inputs", outputs_dir="outputs")
     first = model.complete([{"role": "system", "content": prompts.render("supervisor_system")},
                             {"role": "user", "content": task}], {"temperature": 0})
@@ -87,9 +91,9 @@ def test_replies_are_labelled_as_scripted():
     assert code.count("```python") == 1 and "SCRIPTED STAND-IN" in code
     assert "run(None, Path('inputs'), Path('outputs'), {})" in code
     with pytest.raises(ConfigError, match="unknown fault 'typo'"):
-        scripted.client_for("scripted:faults:typo")
+        standins.ScriptedModel("scripted:faults:typo")
     with pytest.raises(ConfigError, match="repair or stubborn"):
-        scripted.client_for("scripted:faults:semantic:maybe")
+        standins.ScriptedModel("scripted:faults:semantic:maybe")
 
 
 # ---- faults through the real loop ---------------------------------------------------------------------
@@ -143,7 +147,7 @@ def test_the_seed_picks_the_fault_per_trial_from_the_command_line(work, tmp_path
     assert proc.returncode == 1, proc.stdout + proc.stderr  # not every trial succeeds
     for k in (1, 2):
         r = json.loads((tmp_path / "step5_categorize" / f"trial-00{k}" / "result.json").read_text())
-        fault, repairs = scripted.choose("step5", 3 + k - 1)
+        fault, repairs = standins.choose("step5", 3 + k - 1)
         assert (r["scripted"]["fault"], r["scripted"]["repairs"], r["scripted"]["seed"]) == (fault.id, repairs, 2 + k)
         assert r["scripted"]["injected_fault"] == fault.category
 

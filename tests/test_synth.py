@@ -1,7 +1,7 @@
 """Synthetic GamGam files: the exact 2020 format, seeding, atomic writes, the CLI, and the physics numbers.
 
 Numbers and tolerances come from /work/shared/reference/atlas_gamgam.md (cited as §); the selection
-below is the standard one of §3.2, written here with numpy and uproot only (not hepmini.physics).
+below is the standard one of §3.2, written here with numpy and uproot only (not hepmini.analysis.physics).
 """
 
 import os
@@ -15,9 +15,10 @@ import pytest
 import uproot
 
 from conftest import ROOT_DIR, run_cli
-from hepmini import stepdefs, synth
+from hepmini import layout
+from hepmini.data import synth
 
-rules = stepdefs.rules()
+rules = layout.rules()
 
 # §1.2, on-disk order of the real files
 BRANCH_NAMES = """runNumber eventNumber channelNumber mcWeight scaleFactor_PILEUP scaleFactor_ELE
@@ -251,7 +252,7 @@ def test_failed_write_raises_and_leaves_no_partial_file(tmp_path):
 
 
 def test_killed_run_leaves_only_complete_files(tmp_path):
-    code = f"from hepmini import synth; synth.generate({str(tmp_path)!r}, scale=0.25, seed=3)"
+    code = f"from hepmini.data import synth; synth.generate({str(tmp_path)!r}, scale=0.25, seed=3)"
     env = dict(os.environ, PYTHONPATH=str(ROOT_DIR))
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT_DIR)
     try:

@@ -5,12 +5,13 @@ import inspect
 import numpy as np
 import pytest
 
-from hepmini import stepdefs, tools
+from hepmini import tools
+from hepmini import layout
 from hepmini.config import Config
 from hepmini.errors import DataError
 from hepmini.tools import categorize, get_significance, load_datasets, place_boundary, train_and_score
 
-RULES = stepdefs.rules()
+RULES = layout.rules()
 NCOL = len(RULES.ARRAY_COLUMNS)
 
 

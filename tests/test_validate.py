@@ -9,17 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepmini import cli, stepdefs, validate
+from hepmini import cli
+from hepmini import layout
+from hepmini.analysis import validate
 from hepmini.errors import UnknownStep, ValidationError
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
-RULES = stepdefs.rules()
+RULES = layout.rules()
 
 
 def _bench():
-    """bench/perf_validate.py: the mutation and equivalent catalogue shared with `make perf`."""
+    """perf/perf_validate.py: the mutation and equivalent catalogue shared with `make perf`."""
     if "perf_validate" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("perf_validate", ROOT_DIR / "bench" / "perf_validate.py")
+        spec = importlib.util.spec_from_file_location("perf_validate", ROOT_DIR / "perf" / "perf_validate.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules["perf_validate"] = module
         spec.loader.exec_module(module)
@@ -114,7 +116,7 @@ def test_values_match_is_vectorised_and_broadcasts():
 def test_reference_validates_against_itself(constructed, step):
     result = validate.validate_step(step, constructed, constructed)
     assert result.passed, result.log_text()
-    assert [f.name for f in result.files] == list(stepdefs.get(step).VALIDATE)
+    assert [f.name for f in result.files] == list(layout.get(step).VALIDATE)
 
 
 def test_no_false_pass_and_no_false_fail_on_constructed_outputs(constructed, tmp_path):

@@ -1,0 +1,313 @@
+"""Run a model x step x trial campaign of agent trials: parallel, resumable, under a hard budget.
+
+`python -m hepmini bench --models M1,M2 --steps step1,...,step5 --trials N [-j K] [--budget USD]
+[--max-iterations R] --out DIR [--cell I] [--list-cells] [--retry-infrastructure]`
+
+Each cell is one agent trial on reference inputs (per-step independence, as in the paper): the
+reference outputs are brought up to date once in WORKDIR/solution, and the trial's generated code
+sees neither them nor the campaign directory. The directory layout, the spec and the locks are
+hepmini.bench.store's (`load_trials`, `cell_list` and `Spec` are re-exported here for bench's callers); the
+provider caps, the budget and the progress line are hepmini.bench.pacing's.
+
+- Resume: a cell with a final result.json is never run again; a cell found `running` (killed), partial,
+  corrupt or with a harness error is moved aside (trial-<k>.<why>-<time>) and re-run;
+  `--retry-infrastructure` does the same for cells that ended `infrastructure`.
+- Parallel: `-j K` worker threads (a trial waits on HTTP or on the sandbox's subprocess), and at most
+  `provider_concurrency` trials per provider. A trial ending `infrastructure` on a rate limit, 5xx or
+  timeout halves its provider's cap and pauses it `provider_backoff` seconds (doubling while it goes on);
+  each other outcome gives one slot back. An exhausted quota or a refused key stops the provider.
+- Budget: a trial starts only if spend + its estimate <= --budget, where spend counts the known cost of
+  every trial in DIR (finished, cleared, and the estimates of those in flight) and the estimate is the
+  mean known cost of the model's finished trials (0 before its first). Unknown-priced spend is counted
+  and reported, never taken as 0 silently.
+"""
+
+import dataclasses
+import os
+import sys
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from hepmini import __version__
+from hepmini.agent.trial import run_trial
+from hepmini.bench import store
+from hepmini import layout
+from hepmini.bench.store import CampaignError, Spec, cell_list
+from hepmini.errors import ConfigError
+from hepmini.bench.pacing import Budget, Progress, Provider
+
+load_trials = store.load_trials  # re-exported: a campaign's results are read back through bench too
+
+
+class Campaign:
+    """One run of a campaign (or of one cell) in DIR: scheduling, resumption, budget, progress."""
+
+    def __init__(self, cfg, spec: Spec, out: Path, *, jobs: int, clients_factory=None, retry_infrastructure=False,
+                 stream=None):
+        self.cfg, self.spec, self.out, self.jobs = cfg, spec, out, max(1, jobs)
+        self.clients_factory, self.retry_infrastructure, self.stream = clients_factory, retry_infrastructure, stream
+        self.providers = {}
+        self.counts, self.budget, self.progress = Counter(), None, None
+        self.ran, self.busy, self.harness_errors = 0, [], 0
+
+    def settled(self, state: str, result) -> bool:
+        """Whether a cell is finished for this run: final, unless an infrastructure end is to be retried."""
+        return state == "final" and not (self.retry_infrastructure and result["status"] == "infrastructure")
+
+    # -- one cell, in a worker thread --
+
+    def run_cell(self, cell) -> tuple:
+        """Run one cell under its own lock; ("ran", result) | ("done", result) | ("busy", pid)."""
+        from hepmini.agent import loop
+
+        i, model, step_name, k = cell
+        path = store.cell_path(self.out, model, step_name, k)
+        lock = store.Lock(store.lock_path(path))
+        if not lock.acquire(tries=5):
+            return "busy", lock.holder()
+        try:
+            state, detail, result = store.cell_state(path)
+            if self.settled(state, result):
+                return "done", result
+            if state != "absent":
+                why = {"running": "killed", "final": "infrastructure"}.get(state, state)
+                aside = store.move_aside(path, why)
+                store.event(self.out, "cleared", cell=i, model=model, step=step_name, trial=k, why=detail,
+                               moved_to=str(aside.relative_to(self.out)))
+            step = layout.get(step_name)
+            fields = {f: self.spec.settings[f] for f in store.AGENT_FIELDS if f in self.spec.settings}
+            s = loop.Settings(supervisor=model, coder=model, max_iterations=self.spec.max_iterations, **fields)
+            clients = self.clients_factory(model, step_name, k) if self.clients_factory else None
+            return "ran", run_trial(self.cfg, step, s, path, sources={r: self.cfg.solution_dir
+                                                                             for r in step.INPUTS},
+                                          index=k, inputs_mode="reference", clients=clients, hide=[self.out])
+        except Exception as exc:  # a harness bug: result.json (if any) says "harness_error"; a resume re-runs the cell
+            why = f"{type(exc).__name__}: {exc}"
+            store.event(self.out, "harness_error", cell=i, model=model, step=step_name, trial=k, error=why)
+            return "ran", {"status": "harness_error", "reason": why, "cost": None}
+        finally:
+            lock.release()
+
+    # -- the scheduler, in the main thread --
+
+    def run(self, cells: list) -> dict:
+        """Run the cells not yet finished; return the summary."""
+        spec, cfg = self.spec, self.cfg
+        for model in spec.models:
+            self.providers.setdefault(provider_of(model), Provider(cfg.provider_concurrency, cfg.provider_concurrency,
+                                                                   cfg.provider_backoff))
+        self.budget, asked, todo = Budget(spec.budget), set(cells), []
+        for cell in cell_list(spec):  # the budget counts the whole campaign, whatever this run is asked to do
+            path = store.cell_path(self.out, *cell[1:])
+            state, _, result = store.cell_state(path)
+            if state == "final":
+                self.budget.add(cell[1], result)
+            elif state != "absent":
+                self.budget.add_spend(*store.trial_spend(path))
+            if cell not in asked:
+                continue
+            if self.settled(state, result):
+                self.counts[result["status"]] += 1
+            else:
+                todo.append(cell)
+        for path in store.aside_dirs(self.out, spec):  # money paid by cleared trials is spent all the same
+            self.budget.add_spend(*store.trial_spend(path))
+        self.progress = Progress(len(cells), len(todo), self.stream)
+        left = self.schedule(todo)
+        return self.summary(cells, left)
+
+    def schedule(self, todo: list) -> list:
+        """Start cells as slots, providers and the budget allow; return the cells never started."""
+        pending, running = list(todo), {}
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="bench")
+        try:
+            while True:
+                now = time.monotonic()
+                while len(running) < self.jobs:
+                    cell = next((c for c in pending if self.providers[provider_of(c[1])].ready(now)
+                                 and self.budget.allows(c[1])), None)
+                    if cell is None:
+                        break
+                    pending.remove(cell)
+                    self.providers[provider_of(cell[1])].running += 1
+                    self.budget.reserved[cell[0]] = cell[1]
+                    running[pool.submit(self.run_cell, cell)] = cell
+                wake = self.wake(pending, now)
+                if not running and wake is None:
+                    return pending
+                if not running:
+                    time.sleep(max(wake - now, 0.0))
+                    continue
+                done, _ = wait(running, timeout=None if wake is None else max(wake - now, 0.0),
+                               return_when=FIRST_COMPLETED)
+                for future in done:
+                    self.finish(running.pop(future), *future.result())
+        except KeyboardInterrupt:
+            self.progress.note(f"interrupted: waiting for {len(running)} cell(s) in flight (Ctrl-C again abandons "
+                               "them; a resume re-runs them)")
+            try:
+                for future in list(running):
+                    self.finish(running.pop(future), *future.result())
+            except KeyboardInterrupt:
+                self.progress.close()
+                os._exit(130)  # the worker threads cannot be stopped; their cells read `running` and are re-run
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def wake(self, pending: list, now: float):
+        """When a paused provider with a startable cell resumes; None when no such pause."""
+        times = [p.paused_until for c in pending for p in [self.providers[provider_of(c[1])]]
+                 if not p.stopped and p.paused_until > now and self.budget.allows(c[1])]
+        return min(times) if times else None
+
+    def finish(self, cell, outcome: str, value) -> None:
+        """Account for one cell that came back from a worker."""
+        i, model, step, k = cell
+        provider = self.providers[provider_of(model)]
+        provider.running -= 1
+        self.budget.reserved.pop(i, None)
+        if outcome == "busy":
+            self.busy.append(cell)
+            self.progress.note(f"cell {i} ({model} {step} trial {k}) is being run by pid {value}; left to it")
+            return
+        result = value
+        if outcome == "ran":
+            self.ran += 1
+            self.progress.ran += 1
+            if result["status"] == "harness_error":  # what it spent is in its trace
+                self.harness_errors += 1
+                self.budget.add_spend(*store.trial_spend(store.cell_path(self.out, model, step, k)))
+            else:
+                self.budget.add(model, result)
+                self.counts[result["status"]] += 1
+                change = provider.outcome(result, time.monotonic())
+                if change:
+                    store.event(self.out, "provider", provider=provider_of(model), change=change, cap=provider.cap)
+                    self.progress.note(f"{provider_of(model)}: {change}")
+        else:
+            self.counts[result["status"]] += 1
+        valid = result.get("validation") or {}
+        head = f"{model} {step} trial {k}: {result['status']}" + (
+            "" if not valid else " (validation PASS)" if valid.get("passed") else " (validation FAIL)")
+        self.progress.show(self.status_line(), head)
+
+    def status_line(self) -> str:
+        done = sum(self.counts.values())
+        counted = done - self.counts["infrastructure"] - self.counts["skipped"]
+        running = sum(p.running for p in self.providers.values())
+        return self.progress.line(done, self.counts["success"], counted, self.budget, running)
+
+    def summary(self, cells: list, left: list) -> dict:
+        self.progress.close()
+        stopped = {name: p.stopped for name, p in self.providers.items() if p.stopped}
+        by_provider = [c for c in left if self.providers[provider_of(c[1])].stopped]
+        counts = Counter()  # from disk: what other processes finished meanwhile counts too
+        for c in cells:
+            state, _, result = store.cell_state(store.cell_path(self.out, *c[1:]))
+            if state == "final":
+                counts[result["status"]] += 1
+        finished = sum(counts.values())
+        return {"cells": len(cells), "finished": finished, "ran": self.ran, "statuses": dict(counts),
+                "passed": counts["success"], "counted": finished - counts["infrastructure"] - counts["skipped"],
+                "spend_known": round(self.budget.known, 8), "unknown_priced_trials": self.budget.unknown_trials,
+                "unknown_priced_calls": self.budget.unknown_calls, "budget": self.spec.budget,
+                "not_started_budget": len(left) - len(by_provider), "not_started_provider": len(by_provider),
+                "providers_stopped": stopped, "busy_elsewhere": len(self.busy), "harness_errors": self.harness_errors}
+
+
+def provider_of(model: str) -> str:
+    return model.split(":", 1)[0]
+
+
+def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=None, retry_infrastructure=False,
+                 stream=None) -> dict:
+    """Run (or resume) the campaign `spec` in `out`; with `cell`, only that cell. Return the summary.
+
+    `clients_factory(model, step, k) -> (supervisor, coder)` replaces the clients the agent would make
+    (tests pass ScriptedLLM or loopback clients). A full run holds DIR/campaign.lock; `cell` runs (Slurm
+    array tasks) do not, so many can share DIR: every cell is run under its own lock.
+    """
+    from hepmini.analysis import dag
+
+    out = Path(out).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.provider_concurrency < 1:
+        raise ConfigError(f"provider_concurrency must be at least 1, not {cfg.provider_concurrency}")
+    lock = None if cell is not None else store.take_campaign_lock(out)
+    try:
+        spec = store.ensure_spec(out, spec)
+        cells = pick_cells(spec, cell)
+        jobs = cfg.jobs if jobs is None else jobs
+        for name in [m for m in spec.models if m.startswith("scripted:")]:
+            _say(stream, f"NOTE: {name} is an offline SCRIPTED STAND-IN, not a language model: its trials "
+                 "exercise the harness, they do not measure a model.")
+        store.event(out, "start", mode="campaign" if cell is None else f"cell {cell}", jobs=jobs,
+                       budget=spec.budget, argv=sys.argv[1:], hepmini_version=__version__)
+        # The reference inputs, once; concurrent campaigns on one workdir build them one at a time.
+        cfg.workdir.mkdir(parents=True, exist_ok=True)
+        with store.Lock(cfg.workdir / ".bench-reference.lock") as ref:
+            ref.acquire(blocking=True)
+            dag.run(cfg, targets=list(spec.steps), report=lambda line: _say(stream, f"reference: {line}"))
+        run = Campaign(cfg, spec, out, jobs=jobs, clients_factory=clients_factory,
+                       retry_infrastructure=retry_infrastructure, stream=stream)
+        summary = run.run(cells)
+        store.event(out, "end", **summary)
+        return summary
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def pick_cells(spec: Spec, cell=None) -> list:
+    """The cells of `spec`, or only cell number `cell`; CampaignError when it is outside the matrix."""
+    cells = cell_list(spec)
+    if cell is None:
+        return cells
+    if not 0 <= cell < len(cells):
+        raise CampaignError(f"--cell {cell} is outside the matrix: cells are 0..{len(cells) - 1}")
+    return [cells[cell]]
+
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+
+def spec_from_args(cfg, args, out: Path) -> tuple:
+    """(cfg, spec) from the flags; without --models, the campaign stored in DIR with its settings."""
+    from hepmini.agent import loop
+
+    if not args.models:
+        stored = Spec.load(out)
+        cfg = dataclasses.replace(cfg, **{k: (Path(v) if k == "data_dir" and v else v)
+                                          for k, v in stored.settings.items() if k in store.CONFIG_FIELDS})
+        if args.workdir is None and stored.workdir:
+            cfg = dataclasses.replace(cfg, workdir=Path(stored.workdir))
+        return cfg, dataclasses.replace(stored, trials=stored.trials if args.trials is None else args.trials,
+                                        budget=stored.budget if args.budget is None else args.budget)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    steps = [layout.get(s.strip()).NAME for s in (args.steps or "step1,step2,step3,step4,step5").split(",")]
+    for name, values in (("models", models), ("steps", steps)):
+        if len(set(values)) != len(values) or not values:
+            raise ConfigError(f"--{name} must name each one once: {','.join(values) or '(none)'}")
+    if len({store.slug(m) for m in models}) != len(models):
+        raise ConfigError(f"--models {args.models}: two names give the same directory name; rename one")
+    defaults = loop.Settings(supervisor="-", coder="-")
+    settings = {f: getattr(args, f, None) if getattr(args, f, None) is not None else getattr(defaults, f)
+                for f in store.AGENT_FIELDS}
+    settings.update({k: getattr(cfg, k) for k in store.CONFIG_FIELDS})
+    settings["data_dir"] = str(cfg.data_dir.absolute()) if cfg.data_dir else None
+    trials = 1 if args.trials is None else args.trials
+    iterations = defaults.max_iterations if args.max_iterations is None else args.max_iterations
+    if trials < 1 or iterations < 1:
+        raise ConfigError("--trials and --max-iterations must be at least 1")
+    spec = Spec(models=tuple(models), steps=tuple(steps), trials=trials, max_iterations=iterations,
+                budget=args.budget, settings=settings, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                workdir=str(cfg.workdir.absolute()))
+    return cfg, spec
+
+
+def _say(stream, text: str) -> None:
+    print(f"bench: {text}", file=stream or sys.stderr, flush=True)

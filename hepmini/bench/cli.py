@@ -1,0 +1,234 @@
+"""The campaign commands: `bench` (run or resume), `diagnose` (why trials failed), `report`, `export`."""
+
+import shlex
+import time
+from pathlib import Path
+
+from hepmini.agent import models
+from hepmini.agent.cli import add_iterations, add_trial_limits
+from hepmini.errors import ConfigError
+from hepmini.options import add_set, add_workflow
+
+
+def add_bench(parser) -> None:
+    add_workflow(parser)
+    parser.add_argument("--models", help="provider:model,... each for both roles (offline: scripted:oracle,"
+                        "scripted:faults); omitted: the campaign stored in --out")
+    parser.add_argument("--steps", help="step1,...,step5 (default all five)")
+    parser.add_argument("--trials", type=int, help="trials per model and step (default 1; may grow on a re-run)")
+    parser.add_argument("-j", "--jobs", type=int, help="trials at once (threads; default 1)")
+    parser.add_argument("--budget", type=float, metavar="USD", help="no trial starts once the known spend plus "
+                        "its estimate would pass this many dollars")
+    add_iterations(parser)
+    parser.add_argument("--out", required=True, help="the campaign directory (re-run the command to resume)")
+    parser.add_argument("--cell", type=int, metavar="I", help="run only cell I (0-based; for Slurm array tasks)")
+    parser.add_argument("--list-cells", action="store_true", help="print I<TAB>model<TAB>step<TAB>k per cell, "
+                        "run nothing")
+    parser.add_argument("--retry-infrastructure", action="store_true", help="re-run cells that ended "
+                        "infrastructure (provider or sandbox failures)")
+    add_trial_limits(parser)
+
+
+def add_diagnose(parser) -> None:
+    parser.add_argument("trials", nargs="+", metavar="TRIAL_DIR", help="trial directories, or directories "
+                        "holding them (e.g. a campaign)")
+    parser.add_argument("--model", help="also ask this provider:model, with the paper's classifier prompt")
+    parser.add_argument("--force", action="store_true", help="ask the model again even if it already answered")
+    add_set(parser)
+
+
+def add_report(parser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="a campaign directory (python -m hepmini bench --out DIR)")
+    add_set(parser)
+
+
+def _add_matrix(parser, required: bool) -> None:
+    """The campaign matrix, as `bench` takes it."""
+    parser.add_argument("--models", "--model", dest="models", required=required, metavar="M1,M2",
+                        help="provider:model names, comma-separated" + ("" if required else
+                        " (a campaign: one rule per model x step x trial cell, and the report)"))
+    parser.add_argument("--steps", help="steps of the campaign, comma-separated (default all five)")
+    parser.add_argument("--trials", type=int, default=1, help="trials per model and step (default 1)")
+    add_iterations(parser)
+    parser.add_argument("--budget", type=float, metavar="USD", help="hard budget of the campaign in dollars")
+
+
+def add_export(parser) -> None:
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    snake = targets.add_parser("snakefile", help="a Snakefile: the steps (and a campaign's cells) as rules",
+                               description="Write DIR/Snakefile: the data synthesis and the five steps as "
+                               "Snakemake rules running `python -m hepmini run STEP`; with --models, also one "
+                               "rule per benchmark cell and the report.")
+    snake.add_argument("--out", metavar="DIR", help="where the Snakefile goes (and, with --models, the "
+                       "campaign's cells and report; default the current directory)")
+    _add_matrix(snake, required=False)
+    add_workflow(snake)
+    slurm = targets.add_parser("slurm", help="a Slurm job array: one task per cell, then the merge",
+                               description="Write a Slurm job array (one task per model x step x trial cell), "
+                               "the reference job before it, the merge after it, and DIR/submit.sh.")
+    _add_matrix(slurm, required=True)
+    slurm.add_argument("--out", metavar="DIR", required=True, help="the campaign directory: scripts, logs, "
+                       "cells and report")
+    slurm.add_argument("--partition", help="#SBATCH --partition (default: the site's)")
+    slurm.add_argument("--account", help="#SBATCH --account (default: the site's)")
+    slurm.add_argument("--time", default="02:00:00", help="wall time per job (default 02:00:00)")
+    slurm.add_argument("--cpus-per-task", type=int, default=2, help="CPUs per job (default 2)")
+    slurm.add_argument("--mem", default="8G", help="memory per job (default 8G)")
+    slurm.add_argument("--array-parallel", type=int, default=8, metavar="P",
+                       help="at most P cells at once, the %%P of --array (default 8)")
+    slurm.add_argument("--sbatch-option", action="append", default=[], metavar="OPT",
+                       help="one more #SBATCH line, e.g. --sbatch-option=--qos=long (repeatable)")
+    add_workflow(slurm)
+
+
+
+def cmd_bench(cfg, args) -> int:
+    """`python -m hepmini bench ...`: run, resume or list a campaign; 0 when every cell asked for has finished."""
+    from hepmini.bench.campaign import pick_cells, run_campaign, spec_from_args
+    from hepmini.bench.store import cell_list, check_spec
+
+    out = Path(args.out).absolute()
+    cfg, spec = spec_from_args(cfg, args, out)
+    check_spec(out, spec)
+    pick_cells(spec, args.cell)  # a wrong --cell fails before anything is listed or run
+    if args.list_cells:
+        for i, model, step, k in cell_list(spec):
+            print(f"{i}\t{model}\t{step}\t{k}")
+        return 0
+    for name in spec.models:
+        models.check_model(name, cfg)
+    s = run_campaign(cfg, spec, out, cell=args.cell, retry_infrastructure=args.retry_infrastructure)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(s["statuses"].items())) or "none"
+    rate = f" ({100 * s['passed'] / s['counted']:.1f} %)" if s["counted"] else ""
+    print(f"{s['finished']}/{s['cells']} cell(s) finished ({s['ran']} run now): {statuses}; passed "
+          f"{s['passed']}/{s['counted']}{rate}, infrastructure excluded; in {out}")
+    unknown = (f" + {s['unknown_priced_trials']} trial(s) of unknown price ({s['unknown_priced_calls']} call(s))"
+               if s["unknown_priced_trials"] or s["unknown_priced_calls"] else "")
+    budget = "no budget" if s["budget"] is None else f"budget ${s['budget']:g}"
+    print(f"spend ${s['spend_known']:.4f} known{unknown}; {budget}"
+          + (f"; {s['not_started_budget']} cell(s) not started: budget" if s["not_started_budget"] else ""))
+    for name, why in s["providers_stopped"].items():
+        print(f"{name}: stopped ({why}); {s['not_started_provider']} cell(s) not started - fix it and re-run")
+    if s["busy_elsewhere"]:
+        print(f"{s['busy_elsewhere']} cell(s) were being run by another process")
+    if s["harness_errors"]:
+        print(f"{s['harness_errors']} cell(s) ended in a harness error (see campaign.jsonl); a re-run retries them")
+    return 0 if s["finished"] == s["cells"] else 1
+
+
+def cmd_diagnose(cfg, args) -> int:
+    """`python -m hepmini classify TRIAL_DIR... [--model M] [--force]`."""
+    from hepmini.bench.diagnose import CATEGORIES, RULES_VERSION, classify_trial, confusion, matrix_text, trial_dirs
+
+    dirs = trial_dirs(args.trials)
+    if not dirs:
+        raise ConfigError(f"no trial directory (one holding result.json) in {' '.join(args.trials)}")
+    client = None
+    if args.model:
+        if models.is_standin(args.model):
+            raise ConfigError("the scripted stand-ins cannot classify errors; name a model (e.g. "
+                              "--model cborg:gpt-oss-120b, the paper's classifier) or leave --model out for the rules")
+        models.check_model(args.model, cfg, what="nothing was sent")
+        client = models.client_for(args.model, cfg)
+    truth, llm_pairs, counts, failed_calls = [], [], {}, 0
+    try:
+        for d in dirs:
+            c = classify_trial(d, client=client, force=args.force)
+            category = c["rule"]["category"]
+            if category is None:
+                continue
+            counts[category] = counts.get(category, 0) + 1
+            llm_part = c.get("llm") or {}
+            extra = ""
+            if llm_part:
+                extra = f" | llm {llm_part.get('model')}: {llm_part.get('category')}"
+                extra += f" (FLAGGED: {llm_part['flagged']})" if llm_part.get("flagged") else ""
+                if llm_part.get("category"):
+                    llm_pairs.append((category, llm_part["category"]))
+                else:
+                    failed_calls += 1
+            if c["ground_truth"]:
+                truth.append((c["ground_truth"], category))
+                extra += f" | injected: {c['ground_truth']}{'' if c['ground_truth'] == category else '  <-- MISS'}"
+            why = "; ".join(c["rule"]["evidence"][1:2] or c["rule"]["evidence"][:1])
+            print(f"{c['step'] or '?'} {d}: {c['status']} -> {category} [{c['rule']['rule']}: {why[:160]}]{extra}")
+    finally:
+        if client is not None:
+            client.close()
+    total = sum(counts.values())
+    print(f"\n{len(dirs)} trial(s), {total} failure(s) classified by the rules (v{RULES_VERSION}):")
+    for category in CATEGORIES:
+        if counts.get(category):
+            print(f"  {category:<28} {counts[category]}")
+    if truth:
+        conf = confusion(truth)
+        print(f"\nrule classifier accuracy against the injected faults (scripted stand-in ground truth): "
+              f"{conf['agree']}/{conf['n']} = {100 * conf['rate']:.1f} %")
+        print(matrix_text(conf, "injected", "rules"))
+    if llm_pairs:
+        conf = confusion(llm_pairs)
+        print(f"\nrules vs LLM agreement: {conf['agree']}/{conf['n']} = {100 * conf['rate']:.1f} %")
+        print(matrix_text(conf, "rules", "llm"))
+    if failed_calls:
+        print(f"\n{failed_calls} LLM call(s) failed (see classification.json); run the command again to retry them")
+    return 1 if failed_calls else 0
+
+
+def cmd_report(cfg, args) -> int:
+    """`python -m hepmini report DIR`."""
+    from hepmini.bench.report import SCRIPTED_NOTE, collect, summary_of, write
+
+    d = Path(args.dir)
+    if not d.is_dir():
+        raise ConfigError(f"{d}: no such campaign directory (make one with `python -m hepmini bench ... --out {d}`)")
+    t0 = time.monotonic()
+    records, problems, spec = collect(d)
+    if not records and not problems:
+        raise ConfigError(f"{d}: no trials under {d / 'cells'}; is it a campaign directory?")
+    summary = summary_of(records, problems, spec)
+    paths = write(d, summary)
+    o = summary["overall"]
+    print(f"{len(records)} trial(s): {o['n_success']}/{o['n_counted']} succeeded"
+          f" ({o['n_infrastructure']} infrastructure, {o['n_skipped']} skipped, excluded); "
+          f"{len(problems)} problem(s)")
+    for p in problems[:20]:
+        print(f"  problem: {p}")
+    truth = summary["classifier"]["rules_vs_truth"]
+    if truth:
+        print(f"rule classifier accuracy against the injected faults: {truth['agree']}/{truth['n']} = "
+              f"{100 * truth['rate']:.1f} %")
+    if summary["scripted_models"]:
+        print(f"NOTE: {', '.join(summary['scripted_models'])}: {SCRIPTED_NOTE}")
+    print(f"report: {paths['html']} (also {paths['csv'].name}, {paths['json'].name}, {paths['md'].name}) "
+          f"in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+def cmd_export(cfg, args) -> int:
+    """`python -m hepmini export snakefile|slurm ...`: write the work out for Snakemake or Slurm."""
+    from hepmini.bench.export import (SNAKEFILE, SUBMIT, SlurmOptions, campaign_from, slurm_scripts, snakefile,
+                                      write_script)
+
+    out = Path(args.out or ".").expanduser().absolute()
+    if args.target == "snakefile":
+        spec = campaign_from(cfg, args, out) if args.models else None
+        text = snakefile(cfg, spec, out)
+        out.mkdir(parents=True, exist_ok=True)
+        path = write_script(out / SNAKEFILE, text)
+        rules = text.count("\nrule ") - 1
+        print(f"wrote {path} ({rules} rules besides `all`); run it with: cd {shlex.quote(str(out))} && "
+              "snakemake --cores N" + (" --keep-going" if spec else "")
+              + "   (dry run: -n; on Slurm: --executor slurm)")
+        return 0
+    if args.array_parallel < 1 or args.cpus_per_task < 1:
+        raise ConfigError("--array-parallel and --cpus-per-task must be at least 1")
+    spec = campaign_from(cfg, args, out)
+    opts = SlurmOptions(partition=args.partition, account=args.account, time=args.time,
+                        cpus_per_task=args.cpus_per_task, mem=args.mem, array_parallel=args.array_parallel,
+                        extra=tuple(args.sbatch_option))
+    scripts = slurm_scripts(cfg, spec, out, opts)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    for name, text in scripts.items():
+        write_script(out / name, text, 0o755)
+    print(f"wrote {', '.join(scripts)} in {out}; submit with: bash {shlex.quote(str(out / SUBMIT))}")
+    return 0

@@ -1,0 +1,330 @@
+"""Say why a failed agent trial failed: deterministic rules first, then optionally the LLM classifier of paper §V.3.
+
+The rules read what a trial left on disk (result.json, the generated code, the stdout/stderr of its
+last run, validation.json and the produced outputs) and pick one of the paper's seven categories
+(prompts.ERROR_CATEGORIES), with the evidence that decided it. The last run decides: a trial ends
+with the error its last attempt made, earlier attempts were already answered by the supervisor.
+
+    crashed run     file-not-found errors            -> intermediate file not found
+                    missing ROOT branch / column key -> incorrect branch name
+                    bad arguments to a provided or library function
+                                                     -> function-calling error
+                    timeouts, kills, missing modules -> other
+                    any other exception (logic, syntax) -> semantic error
+    ran, but wrong  expected outputs missing          -> intermediate file not found
+                    a weight column all 0, an empty selection or an infinite significance
+                                                     -> all data weights = 0
+                    random or placeholder data in the code, or no input read at all
+                                                     -> dummy data created
+                    anything else                     -> semantic error
+
+The LLM classifier (optional) renders prompts/error_classifier.txt with the comprehensive and
+validation logs and parses `***Category***`; an answer naming no category is `other`, flagged.
+Both verdicts go to classification.json in the trial directory.
+"""
+
+import datetime
+import re
+from pathlib import Path
+
+from hepmini import __version__
+from hepmini.bench import evidence
+from hepmini.agent import prompts
+from hepmini.files import atomic_write_json
+
+FORMAT = "hepmini-classification-1"
+RULES_VERSION = 1          # bump when a rule changes: cached classifications are then redone
+CATEGORIES = prompts.ERROR_CATEGORIES
+WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = CATEGORIES
+SHORT = {WEIGHTS: "weights=0", DUMMY: "dummy", CALLING: "func-call", BRANCH: "branch", MISSING: "file-nf",
+         SEMANTIC: "semantic", OTHER: "other"}   # column heads of the confusion tables
+CLASSIFIED = ("failed", "format_error", "tampered")   # the statuses that are model failures
+LIMITS = ("token_limit", "cost_limit", "time_limit")    # loop ends that are the harness's limits
+LLM_LOG_CHARS = 120_000    # each log is cut to this (head and tail) in the classifier prompt
+LLM_PARAMS = {"temperature": 0.0, "max_tokens": 8192}
+
+_ANSWER = re.compile(r"\*\*\*\s*(.+?)\s*\*\*\*", re.DOTALL)
+
+_MISSING_TYPES = {"FileNotFoundError", "MissingData", "MissingInput", "NotADirectoryError", "IsADirectoryError"}
+_MISSING_TEXT = re.compile(r"No such file or directory|does not exist|cannot find (the )?(file|path)|"
+                           r"file not found|no such file|"
+                           r"[\w./-]+\.(npy|npz|json|root|txt|csv|h5|parquet)\b[^\n]*\b(not found|missing)",
+                           re.IGNORECASE)
+_BRANCH_TYPES = {"MissingBranch", "KeyInFileError", "WrongTree", "FieldNotFoundError"}
+_BRANCH_TEXT = re.compile(r"has no branch|no field named|not found: '|KeyInFileError|"
+                          r"not in index|are in the \[columns\]", re.IGNORECASE)
+_CALLING_TEXT = re.compile(r"positional argument|keyword argument|required argument|takes \d+ |"
+                           r"takes (no|exactly|at (most|least))|multiple values for argument|"
+                           r"object is not callable|unexpected keyword|argument must be", re.IGNORECASE)
+_ENVIRONMENT_TYPES = {"ModuleNotFoundError", "MemoryError", "KeyboardInterrupt", "SystemError",
+                      "RecursionError", "OSError", "BrokenPipeError", "TimeoutError", "PermissionError"}
+
+
+# ---- the rules --------------------------------------------------------------------------------------
+
+
+def _verdict(category: str, rule: str, *facts) -> dict:
+    return {"category": category, "rule": rule, "evidence": [f for f in facts if f]}
+
+
+def classify_rules(directory, result=None) -> dict:
+    """The rule verdict of one trial: {category, rule, evidence}; category None when there is no failure."""
+    view = evidence.TrialView(directory, result)
+    r, status = view.result, view.result.get("status")
+    if status not in CLASSIFIED:
+        return _verdict(None, "not-a-failure", f"status {status!r}: only failed trials are classified")
+    if status == "tampered":
+        return _verdict(OTHER, "tampered", "the generated code changed protected files: "
+                        + ", ".join((r.get("security") or {}).get("tampered") or ["?"]))
+    if status == "format_error":
+        return _verdict(OTHER, "format-error", f"the coder's last reply had no usable ```python block "
+                        f"({r.get('format_errors', 0)} format error(s))")
+    if view.last is None:
+        return _verdict(OTHER, "no-run", f"no code was run (loop ended: {r.get('stop')}: {r.get('reason', '')})")
+    where = f"last run (attempt {view.last.get('attempt')}) "
+    if r.get("stop") in LIMITS and not view.crashed and (view.validation or {}).get("passed"):
+        return _verdict(OTHER, "limit", f"the trial's {r['stop'].replace('_', ' ')} ended it: {r.get('reason', '')}",
+                        "the outputs validate; only the limit stopped the supervisor from accepting them")
+    if view.crashed:
+        return _crash_rules(view, where)
+    return _ran_rules(view, where)
+
+
+def _crash_rules(view: evidence.TrialView, where: str) -> dict:
+    last = view.last
+    code = f"{where}exited {last.get('returncode')}"
+    if last.get("timed_out") or last.get("killed_reason"):
+        return _verdict(OTHER, "killed", f"{where}was killed: {last.get('killed_reason') or 'timed out'}")
+    text = view.stderr + "\n" + view.stdout
+    chain = evidence.parse_exceptions(text)
+    if not chain:
+        return _text_rules(text, code)
+    # The root cause first: an exception re-raised as another (or printed before the crash) decides when
+    # it is specific; the generic fall-backs (logic error, environment) only speak for the final one.
+    for exc in chain[:-1]:
+        verdict = _exception_rules(exc, code)
+        if verdict["category"] not in (SEMANTIC, OTHER):
+            verdict["evidence"].append(f"the root cause of the final {chain[-1]['name']}")
+            return verdict
+    return _exception_rules(chain[-1], code)
+
+
+def _exception_rules(exc: dict, code: str) -> dict:
+    """The category one exception points to."""
+    said = f"{exc['name']}: {exc['message'].splitlines()[0] if exc['message'] else ''}"[:300]
+    site = f"raised in {exc['frames'][-1]['file']}" if exc["frames"] else ""
+    name, message = exc["name"], exc["message"]
+    in_tools = evidence.in_tools(exc["frames"]) and name in ("TypeError", "ValueError", "KeyError", "IndexError")
+    if name == "ToolInputError" or in_tools:
+        return _verdict(CALLING, "provided-function", code, said, "a provided function (hepmini.tools) "
+                        "rejected its arguments")
+    if name in _MISSING_TYPES or (name in ("OSError", "IOError", "PermissionError") and _MISSING_TEXT.search(message)):
+        return _verdict(MISSING, "missing-file", code, said, site)
+    if name in _BRANCH_TYPES or _BRANCH_TEXT.search(message):
+        return _verdict(BRANCH, "missing-branch", code, said, site)
+    if name == "KeyError":
+        key = evidence.looks_like_branch(message)
+        if key:
+            return _verdict(BRANCH, "branch-keyerror", code, said, f"{key!r} is (close to) a tree, branch or "
+                            "column name")
+    if name == "ImportError" and "hepmini.tools" in message:
+        return _verdict(CALLING, "missing-function", code, said, "imported a function hepmini.tools does not provide")
+    if name == "AttributeError" and re.search(r"module '[\w.]+' has no attribute", message):
+        return _verdict(CALLING, "missing-function", code, said, "called a function the module does not have")
+    if name == "TypeError" and (_CALLING_TEXT.search(message) or evidence.in_library(exc["frames"])):
+        return _verdict(CALLING, "bad-arguments", code, said, site)
+    if name in _ENVIRONMENT_TYPES or name == "ImportError":
+        return _verdict(OTHER, "environment", code, said, "an environment problem, not the analysis code")
+    if _MISSING_TEXT.search(message):
+        return _verdict(MISSING, "missing-file-text", code, said, site)
+    return _verdict(SEMANTIC, "logic-error", code, said, "an error in the code's own logic or syntax")
+
+
+def _text_rules(text: str, code: str) -> dict:
+    """A crash that printed no traceback (the code caught the error and exited): match the output."""
+    line = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")[:300]
+    if _MISSING_TEXT.search(text):
+        return _verdict(MISSING, "missing-file-text", code, line)
+    if _BRANCH_TEXT.search(text):
+        return _verdict(BRANCH, "missing-branch-text", code, line)
+    if _CALLING_TEXT.search(text):
+        return _verdict(CALLING, "bad-arguments-text", code, line)
+    return _verdict(OTHER, "unrecognised-crash", code, line or "no output", "no recognisable error in the output")
+
+
+def _ran_rules(view: evidence.TrialView, where: str) -> dict:
+    code = f"{where}exited 0"
+    files = (view.validation or {}).get("files") or []
+    if view.validation and view.validation.get("passed"):
+        return _verdict(SEMANTIC, "never-accepted", code, "the outputs validate but the supervisor never accepted "
+                        "them: user, supervisor and coder misunderstood each other")
+    missing = [f["name"] for f in files if any("missing" in m and "no such file" in m for m in f.get("messages", []))]
+    if missing:
+        return _verdict(MISSING, "output-missing", code, f"expected output(s) not written: {', '.join(missing)}")
+    zero = evidence.zero_weight_outputs(view)
+    if zero:
+        return _verdict(WEIGHTS, "zero-weights", code, *zero)
+    fabricated = evidence.fabrication(view.code)
+    if fabricated:
+        return _verdict(DUMMY, "fabricated-data", code, *fabricated)
+    zeroed = evidence.zeroed_weights_in_code(view.code)
+    if zeroed:
+        return _verdict(WEIGHTS, "zero-weights-code", code, zeroed)
+    wrong = [f"{f['name']}: {(f.get('messages') or ['differs'])[0]}" for f in files if not f.get("ok")]
+    return _verdict(SEMANTIC, "ran-but-wrong", code, "the code runs but its outputs differ from the reference",
+                    *wrong[:3])
+
+
+# ---- the LLM classifier (paper §V.3) ----------------------------------------------------------------
+
+
+def parse_answer(text: str) -> tuple:
+    """(category, flag) from a classifier reply: `***Category***`, case-insensitive; unparsable -> other, flagged.
+
+    >>> parse_answer("***Semantic Error***")
+    ('semantic error', '')
+    >>> parse_answer("I think it is a weights problem")
+    ('other', 'unparsable: no ***category*** naming one of the seven categories')
+    """
+    def norm(s):
+        return re.sub(r"\s+", " ", s.strip().strip(".*:`'\"").lower().replace("_", " "))
+
+    wanted = {norm(c): c for c in CATEGORIES}
+    named = []
+    for match in _ANSWER.findall(text or ""):
+        category = wanted.get(norm(match))
+        if category and category not in named:
+            named.append(category)
+    if not named:
+        return OTHER, "unparsable: no ***category*** naming one of the seven categories"
+    if len(named) > 1:
+        return named[0], f"ambiguous: the reply names {len(named)} categories ({'; '.join(named)}); the first is used"
+    return named[0], ""
+
+
+def _clip(text: str, limit: int = LLM_LOG_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - limit} characters cut by hepmini ...]\n{text[-half:]}"
+
+
+def classifier_prompt(directory) -> str:
+    """The §V.3 classifier prompt of a trial: prompts/error_classifier.txt with both logs."""
+    d = Path(directory)
+    logs = {}
+    for key, name in (("comprehensive_log", "comprehensive.log"), ("validation_log", "validation.log")):
+        try:
+            logs[key] = _clip(d.joinpath(name).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            logs[key] = f"({name} was not written: the outputs were not validated)"
+    return prompts.render("error_classifier", **logs)
+
+
+def _client_name(client) -> str:
+    # the name an answer is cached under: a cached answer is reused only for the same model
+    return getattr(client, "name", None) or getattr(client, "model", "?")
+
+
+def classify_llm(directory, client, params=None) -> dict:
+    """Ask `client` (an hepmini.llm Client) the §V.3 question about one trial; errors are recorded, not raised."""
+    from hepmini.errors import ProviderError
+
+    prompt = classifier_prompt(directory)
+    name = _client_name(client)
+    try:
+        reply = client.complete([{"role": "user", "content": prompt}], dict(params or LLM_PARAMS))
+    except ProviderError as exc:
+        return {"model": name, "category": None, "raw": None, "flagged": f"call failed: {type(exc).__name__}: {exc}",
+                "prompt_chars": len(prompt)}
+    category, flag = parse_answer(reply.text)
+    return {"model": name, "model_returned": reply.model, "category": category, "raw": reply.text,
+            "flagged": flag, "prompt_chars": len(prompt), "tokens": {"input": reply.usage.input,
+                                                                     "output": reply.usage.output},
+            "cost": reply.cost}
+
+
+# ---- classification.json -----------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def classify_trial(directory, result=None, client=None, force=False) -> dict:
+    """Classify one trial (rules; the LLM too when `client` is given), write classification.json, return it.
+
+    A cached LLM answer from the same model is kept unless `force`: a second run pays nothing.
+    """
+    d = Path(directory)
+    result = result if result is not None else (evidence.read_json(d / "result.json") or {})
+    old = evidence.read_json(d / "classification.json") or {}
+    rule = classify_rules(d, result)
+    out = {"format": FORMAT, "rules_version": RULES_VERSION, "hepmini_version": __version__, "classified": _now(),
+           "status": result.get("status"), "step": result.get("step"),
+           "rule": rule, "llm": old.get("llm"),
+           "ground_truth": (result.get("scripted") or {}).get("injected_fault")}
+    if client is not None and rule["category"] is not None:
+        cached = old.get("llm") or {}
+        if force or cached.get("model") != _client_name(client) or cached.get("category") is None:
+            out["llm"] = classify_llm(d, client)
+    out["agree"] = (None if not out["llm"] or out["llm"].get("category") is None or rule["category"] is None
+                    else out["llm"]["category"] == rule["category"])
+    atomic_write_json(d / "classification.json", out)
+    return out
+
+
+def cached(directory, result=None) -> dict:
+    """classification.json when it is current, else a fresh rule classification (written, LLM part kept)."""
+    d = Path(directory)
+    old = evidence.read_json(d / "classification.json")
+    if old and old.get("format") == FORMAT and old.get("rules_version") == RULES_VERSION:
+        return old
+    try:
+        return classify_trial(d, result)
+    except OSError:  # a read-only campaign: classify without writing
+        rule = classify_rules(d, result)
+        return {"format": FORMAT, "rules_version": RULES_VERSION, "rule": rule, "llm": (old or {}).get("llm"),
+                "ground_truth": ((result or {}).get("scripted") or {}).get("injected_fault"), "agree": None}
+
+
+# ---- agreement and accuracy ----------------------------------------------------------------------------
+
+
+def confusion(pairs) -> dict:
+    """{n, agree, rate, matrix: {truth: {predicted: count}}} of (truth, predicted) pairs."""
+    matrix, n, agree = {}, 0, 0
+    for truth, predicted in pairs:
+        row = matrix.setdefault(truth, {})
+        row[predicted] = row.get(predicted, 0) + 1
+        n += 1
+        agree += truth == predicted
+    return {"n": n, "agree": agree, "rate": agree / n if n else None, "matrix": matrix}
+
+
+def matrix_text(conf: dict, row_label="truth", col_label="rules") -> str:
+    """A confusion matrix as a fixed-width text table (rows: `row_label`, columns: `col_label`)."""
+    used = [c for c in CATEGORIES if c in conf["matrix"] or any(c in r for r in conf["matrix"].values())]
+    corner = f"{row_label} \\ {col_label}"
+    head = f"{corner:<28}" + "".join(f"{SHORT[c]:>10}" for c in used)
+    lines = [head]
+    for truth in used:
+        if truth in conf["matrix"]:
+            row = conf["matrix"][truth]
+            lines.append(f"{truth:<28}" + "".join(f"{row.get(c, 0) or '.':>10}" for c in used))
+    return "\n".join(lines)
+
+
+# ---- command line ---------------------------------------------------------------------------------------
+
+
+def trial_dirs(paths) -> list:
+    """Trial directories named by `paths`: each one with a result.json, or found under it."""
+    found = []
+    for p in map(Path, paths):
+        if (p / "result.json").is_file():
+            found.append(p)
+        elif p.is_dir():
+            found += sorted(q.parent for q in p.rglob("result.json")
+                            if not {"outputs", "inputs", "generated_code"} & set(q.relative_to(p).parts))
+    return list(dict.fromkeys(found))

@@ -1,0 +1,204 @@
+"""Write a campaign's report: one self-contained report.html (inline SVG) plus summary.csv, .json and .md.
+
+`python -m hepmini report DIR` reads the finished trials of DIR (hepmini.bench.metrics.load_trials),
+classifies the failures that have no current classification.json (rules only; the LLM classifier
+is `python -m hepmini classify --model M`), and writes the paper's figures: the success heatmap
+(Fig. 2a), the error distribution per model (Fig. 2b) and per step (Table 1), agent work, API calls
+and cost per step with error bars (Figs. 3-5), cost vs success with its Pareto front, the
+classifier's accuracy and agreement, and the campaign's provenance. No network, no JavaScript.
+"""
+
+import csv
+import io
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from hepmini.bench import metrics
+from hepmini.files import atomic_write_text
+from hepmini.agent.prompts import ERROR_CATEGORIES
+
+SCRIPTED_NOTE = "scripted stand-in — not a model result"
+STEP_TITLES = {"step1": "inspect", "step2": "ntuples", "step3": "preprocess", "step4": "classify",
+               "step5": "categorize"}
+
+
+def is_scripted(model: str) -> bool:
+    return str(model).startswith("scripted:")
+
+
+def shown(model: str) -> str:
+    """A model's name on the page; scripted stand-ins carry a dagger (explained beside each figure)."""
+    return f"{model} †" if is_scripted(model) else model
+
+
+def step_label(step: str, sep: str = " ") -> str:
+    return f"{step}{sep}{STEP_TITLES[step]}" if step in STEP_TITLES else step
+
+
+def pct(value, err=None) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:.0f} ± {100 * err:.0f} %" if err is not None else f"{100 * value:.0f} %"
+
+
+def num(value, digits=3) -> str:
+    return "–" if value is None else f"{value:.{digits}g}"
+
+
+def mean_std_text(ms: dict, unit="", digits=3) -> str:
+    if ms.get("mean") is None:
+        return "–"
+    f = (lambda v: f"${v:.4f}") if unit == "$" else (lambda v: f"{v:.{digits}g}")
+    return f(ms["mean"]) + (f" ± {f(ms['std'])}" if ms.get("std") is not None else "")
+
+
+# ---- gathering ---------------------------------------------------------------------------------------
+
+
+def collect(directory) -> tuple:
+    """(records with their classification, problems, spec) of a campaign directory."""
+    from hepmini.bench import diagnose
+
+    records, problems = metrics.load_trials(directory)
+    for r in records:
+        if r.get("status") in metrics.FAILURES:
+            try:
+                r["classification"] = diagnose.cached(r["path"], r)
+            except Exception as exc:  # one odd trial must not cost the whole report
+                problems.append(f"{r.get('cell')}/trial-{r.get('trial')}: not classified ({type(exc).__name__}: {exc})")
+    return records, problems, metrics.read_spec(directory)
+
+
+def provenance(records: list, spec) -> dict:
+    """Versions, prompt and script hashes, models requested and returned, sampling parameters, data hashes."""
+    versions, pythons, prompts_seen, tasks, scripts = Counter(), Counter(), {}, {}, {}
+    models, data_sets, classifier = {}, Counter(), Counter()
+    for r in records:
+        p = r.get("provenance") or {}
+        versions[p.get("hepmini_version", "?")] += 1
+        pythons[p.get("python", "?")] += 1
+        for name, digest in (p.get("prompts") or {}).items():
+            prompts_seen.setdefault(name, Counter())[digest] += 1
+        if p.get("task_prompt_sha256"):
+            tasks.setdefault(r["step"], Counter())[p["task_prompt_sha256"]] += 1
+        if p.get("reference_script_sha256"):
+            scripts.setdefault(r["step"], Counter())[p["reference_script_sha256"]] += 1
+        if p.get("data"):
+            data_sets[json.dumps(p["data"], sort_keys=True)] += 1
+        entry = models.setdefault(r["model"], {"requested": set(), "returned": set(), "params_sent": set(),
+                                               "scripted": is_scripted(r["model"]) or bool(r.get("scripted"))})
+        for role, info in (p.get("models") or {}).items():
+            entry["requested"].add(f"{role}: {info.get('requested')}")
+            entry["returned"].update(f"{role}: {m}" for m in info.get("returned") or [])
+        for role, sent in (p.get("params_sent") or {}).items():
+            entry["params_sent"].update(f"{role}: {json.dumps(x, sort_keys=True)}" for x in sent or [])
+        c = r.get("classification") or {}
+        if c:
+            classifier[f"rules v{c.get('rules_version', '?')}"] += 1
+            if (c.get("llm") or {}).get("model"):
+                classifier[f"LLM {c['llm']['model']}"] += 1
+    return {"spec": spec, "hepmini_versions": dict(versions), "python": dict(pythons),
+            "prompts": {k: dict(v) for k, v in sorted(prompts_seen.items())},
+            "task_prompts": {k: dict(v) for k, v in sorted(tasks.items())},
+            "reference_scripts": {k: dict(v) for k, v in sorted(scripts.items())},
+            "data_sets": len(data_sets), "classifier": dict(classifier),
+            "models": {m: {k: (sorted(v) if isinstance(v, set) else v) for k, v in e.items()}
+                       for m, e in models.items()}}
+
+
+# ---- files ----------------------------------------------------------------------------------------------
+
+
+def summary_rows(summary: dict) -> list:
+    """One flat dict per model × step: the columns of summary.csv."""
+    rows = []
+    for c in summary["cells"]:
+        row = {"model": c["model"], "step": c["step"], "scripted_stand_in": is_scripted(c["model"]),
+               "n_trials": c["n_trials"], "n_counted": c["n_counted"], "n_success": c["n_success"],
+               "n_infrastructure": c["n_infrastructure"], "n_skipped": c["n_skipped"],
+               "n_harness_error": c["n_harness_error"], "success_rate": c["success_rate"],
+               "success_err": c["success_err"], "wilson_lo": c["wilson_lo"], "wilson_hi": c["wilson_hi"]}
+        for k in metrics.PASS_K:
+            row[f"pass@{k}"] = c["pass_at_k"].get(str(k))
+        for key in ("agent_work", "user_ratio", "api_calls", "wall_time", "cost"):
+            row[f"{key}_mean"], row[f"{key}_std"] = c[key]["mean"], c[key]["std"]
+        row.update(cost_total=c["cost"]["total"], cost_n_unknown=c["cost"]["n_unknown"],
+                   wall_time_total=c["wall_time"]["total"])
+        row.update({f"errors: {k}": v for k, v in c["errors"].items()}, unclassified=c["unclassified"])
+        rows.append(row)
+    return rows
+
+
+def summary_csv(summary: dict) -> str:
+    rows = summary_rows(summary)
+    # the columns even when no cell finished: those of an empty cell
+    columns = list(rows[0] if rows else summary_rows({"cells": [{"model": "", "step": "",
+                                                                  **metrics.cell_metrics([])}]})[0])
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    return out.getvalue()
+
+
+def summary_md(summary: dict) -> str:
+    """Markdown tables for a paper: success per model × step, errors per step (Table 1), effort per model."""
+    steps, cells = summary["steps"], {(c["model"], c["step"]): c for c in summary["cells"]}
+    lines = ["# Campaign summary", "", "Success rate per model and step: mean ± sqrt(p(1-p)/n) (successes/counted "
+             "trials; infrastructure failures excluded). † = scripted stand-in, not a model result.", "",
+             "| Model | " + " | ".join(step_label(s) for s in steps) + " |",
+             "|---|" + "---:|" * len(steps)]
+    for m in summary["models"]:
+        row = []
+        for s in steps:
+            c = cells.get((m, s))
+            row.append("–" if not c or not c["n_counted"] else
+                       f"{pct(c['success_rate'], c['success_err'])} ({c['n_success']}/{c['n_counted']})")
+        lines.append(f"| {shown(m)} | " + " | ".join(row) + " |")
+    lines += ["", "Failures by error category and step (rule classifier).", "",
+              "| Error type | " + " | ".join(step_label(s) for s in steps) + " |", "|---|" + "---:|" * len(steps)]
+    by_step = {b["step"]: b for b in summary["by_step"]}
+    for cat in ERROR_CATEGORIES:
+        lines.append(f"| {cat} | " + " | ".join(str(by_step[s]["errors"][cat]) for s in steps) + " |")
+    lines.append("| **Total failures** | " + " | ".join(f"**{by_step[s]['n_failures']}**" for s in steps) + " |")
+    lines += ["", "Per model, over all steps (mean ± std per trial).", "",
+              "| Model | Success | Agent work | User/total tokens | API calls | Cost per trial | Cost total |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for b in summary["by_model"]:
+        unknown = f" (+{b['cost']['n_unknown']} unknown)" if b["cost"]["n_unknown"] else ""
+        lines.append(f"| {shown(b['model'])} | {pct(b['success_rate'], b['success_err'])} | "
+                     f"{mean_std_text(b['agent_work'])} | {mean_std_text(b['user_ratio'])} | "
+                     f"{mean_std_text(b['api_calls'])} | {mean_std_text(b['cost'], '$')} | "
+                     f"${b['cost']['total']:.4f}{unknown} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_of(records: list, problems: list, spec=None) -> dict:
+    """The campaign summary every report file is made from: the metrics, provenance and problems."""
+    spec = spec or {}
+    summary = metrics.summarize(records, models=spec.get("models"), steps=spec.get("steps"))
+    summary.update(format="hepmini-summary-1", provenance=provenance(records, spec),
+                   problems=[str(p) for p in problems],
+                   scripted_models=[m for m in summary["models"] if is_scripted(m)],
+                   generated=time.strftime("%Y-%m-%d %H:%M:%S"))
+    return summary
+
+
+def build(directory, records: list, problems: list, spec=None) -> dict:
+    """Write report.html, summary.csv, summary.json and summary.md into `directory`; return their paths."""
+    return write(directory, summary_of(records, problems, spec))
+
+
+def write(directory, summary: dict) -> dict:
+    """Write the four report files of `summary` into `directory`; return their paths."""
+    d = Path(directory)
+    paths = {"html": d / "report.html", "csv": d / "summary.csv", "json": d / "summary.json", "md": d / "summary.md"}
+    atomic_write_text(paths["json"], json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
+    atomic_write_text(paths["csv"], summary_csv(summary))
+    atomic_write_text(paths["md"], summary_md(summary))
+    from hepmini.bench.render import page
+
+    atomic_write_text(paths["html"], page(summary))
+    return paths

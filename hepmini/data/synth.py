@@ -1,0 +1,459 @@
+"""Write synthetic ROOT files that stand in for the 2020 ATLAS Open Data GamGam files.
+
+Format (reference/atlas_gamgam.md §1): tree `mini` (title `mini`), the 81 branches in on-disk
+order, MeV, object vectors pT-ordered with lengths equal to their `<obj>_n` counter; the real file
+names under GamGam/Data and GamGam/MC. The one deviation: uproot's TTree writer stores every vector
+as a counted leaf-list (`photon_pt[photon_n]/F`) with an Int_t counter, where the real files have
+`std::vector<float>` and UInt_t counters; uproot, awkward and ROOT's RDataFrame read the same values.
+
+Physics (§4, numbers at scale 1 = 10 fb⁻¹): ≈76.4k data events pass the standard selection in
+105-160 GeV with N ∝ exp(-0.031 (m-105)), ≈60 % of the events passing trigger+ID+isolation lie
+below 105 GeV; a non-tight (NTI), non-isolated, non-triggered and non-fiducial population with
+similar kinematics; ≈388·scale Higgs events at 125 GeV in data; five Higgs MC samples whose
+weighted selected yield is ≈388·scale. At scale s the data stand for s × 10.064 fb⁻¹, and SumWeights
+carries a factor 1/s, so the standard normalisation L·XSection/SumWeights with L = 10.064 fb⁻¹
+predicts the signal of the luminosity actually present: S/B, and so the significances, stay
+realistic at every scale (at scale 1 every number is the real one). Photon pairs are made as a decaying system (mass,
+pT, rapidity, decay angle) boosted to the lab, so m_γγ is exact and the kinematics correlate.
+Simplification: ~4 failing events per event passing trigger+ID+isolation (the real files have ~20),
+which keeps the files small; the selected yields and shapes are unaffected.
+"""
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+# ---- format: §1.2, in on-disk order; U = scalar counter (written as Int_t, see above) ---------
+_TYPES = {"I": "int32", "U": "uint32", "F": "float32", "O": "bool"}    # "v" prefix: a vector of it
+_BRANCHES = """runNumber:I eventNumber:I channelNumber:I mcWeight:F scaleFactor_PILEUP:F
+scaleFactor_ELE:F scaleFactor_MUON:F scaleFactor_PHOTON:F scaleFactor_TAU:F scaleFactor_BTAG:F
+scaleFactor_LepTRIGGER:F scaleFactor_PhotonTRIGGER:F trigE:O trigM:O trigP:O lep_n:U
+lep_truthMatched:vO lep_trigMatched:vO lep_pt:vF lep_eta:vF lep_phi:vF lep_E:vF lep_z0:vF
+lep_charge:vI lep_type:vU lep_isTightID:vO lep_ptcone30:vF lep_etcone20:vF
+lep_trackd0pvunbiased:vF lep_tracksigd0pvunbiased:vF met_et:F met_phi:F jet_n:U jet_pt:vF
+jet_eta:vF jet_phi:vF jet_E:vF jet_jvt:vF jet_trueflav:vI jet_truthMatched:vO jet_MV2c10:vF
+photon_n:U photon_truthMatched:vO photon_trigMatched:vO photon_pt:vF photon_eta:vF photon_phi:vF
+photon_E:vF photon_isTightID:vO photon_ptcone30:vF photon_etcone20:vF photon_convType:vI tau_n:U
+tau_pt:vF tau_eta:vF tau_phi:vF tau_E:vF tau_isTightID:vO tau_truthMatched:vO tau_trigMatched:vO
+tau_nTracks:vI tau_BDTid:vF ditau_m:F lep_pt_syst:vF met_et_syst:F jet_pt_syst:vF
+photon_pt_syst:vF tau_pt_syst:vF XSection:F SumWeights:F largeRjet_n:U largeRjet_pt:vF
+largeRjet_eta:vF largeRjet_phi:vF largeRjet_E:vF largeRjet_m:vF largeRjet_truthMatched:vI
+largeRjet_D2:vF largeRjet_tau32:vF largeRjet_pt_syst:vF tau_charge:vI"""
+BRANCHES = [tuple(item.split(":")) for item in _BRANCHES.split()]
+CHUNK = 400_000          # entries per basket: few, large writes
+GEV = 1000.0             # the files are in MeV
+
+# ---- samples ------------------------------------------------------------------------------------
+PERIOD_LUMI = {"A": 0.5, "B": 1.9, "C": 2.9, "D": 4.7}   # fb⁻¹ per data file (§2.2); sum 10
+PERIOD_RUNS = {"A": (297730, 300287), "B": (300345, 300908),  # [EST] 2016 run ranges; A starts
+               "C": (301912, 302393), "D": (302737, 303560)}  # at 297730 as the real data_A (§1.2)
+MC_RUN = 284500                                               # [EST] mc16a run number (§4.8)
+# XSection (pb, σ×BR) and mcWeight ≈ pre-BR σ in pb (§2.3). ttH keeps the official value, which has
+# BR(γγ) multiplied in twice (≈440× too small): fidelity to the real files, and a trap for agents.
+XSECTION = {343981: 0.102, 345041: 0.008518764, 345318: 0.0019654512, 345319: 0.0017347836,
+            341081: 0.0000026433864}
+MC_WEIGHT = {343981: 28.30, 345041: 3.737, 345318: 0.8621, 345319: 0.7609, 341081: 0.5234}
+# Per mode [EST, §4.6-4.7]: entries at scale 1 (≳20k selected ggH in 123-127 GeV), diphoton kinematics
+# (DIPHOTON), jets (Poisson mean, minimum), leptons (P(1), P(2)), mean MET (GeV) and a reconstruction
+# efficiency tuned so the weighted selected yields are ≈347/30/6/5 (§4.4; sum 388 with ttH ≈ 0).
+MC_MODES = {343981: (80000, "ggH", (0.8, 0), (0.005, 0.001), 20, 0.936),
+            345041: (24000, "VBF", (0.6, 2), (0.005, 0.001), 22, 0.958),
+            345318: (10000, "VH", (1.2, 0), (0.25, 0.02), 45, 0.800),
+            345319: (10000, "VH", (1.2, 0), (0.05, 0.07), 40, 0.752),
+            341081: (10000, "ttH", (2.0, 3), (0.30, 0.05), 50, 0.9)}
+# mean pT_γγ (GeV), rapidity width, forward-peaked decay angle (continuum) or isotropic (Higgs) [EST]
+DIPHOTON = {"bkg": (20.0, 1.45, True), "fake": (24.0, 1.6, True), "ggH": (30.0, 1.2, False),
+            "VBF": (55.0, 1.1, False), "VH": (50.0, 1.0, False), "ttH": (80.0, 0.9, False)}
+M_H, SIGMA_H, TAIL_FRAC, TAIL_MEAN = 125.0, 2.4, 0.04, 4.0   # §4.4: core σ 2.4, small low tail
+
+# ---- data populations (§4.1-4.3, §4.5 [EST]) ----------------------------------------------------
+# name: (N_range, k_all, N_pass, k_pass, kinematics) per 10 fb⁻¹. N_range events lie in 105-160 GeV
+# with density ∝ exp(-k_all x), x = m - 105; N_pass of them also pass the pT/m cuts, with density
+# ∝ exp(-k_pass x) (None: left to the kinematics). Below 105 GeV the density rises as exp(k_all·|x|)
+# to 80 GeV, then falls linearly to 0 at 40 GeV; above 160 it falls as exp(-0.0170 (m-160)). For TI
+# this gives the 218.7k / 94.9k / 49.4k steps-1-4 events below / in / above 105-160 GeV of §4.1.
+POPULATIONS = {
+    "ti": (94862, 0.02374, 76394, 0.03105, "bkg"),      # passes steps 1-4 (§4.2, §4.3 fits)
+    "nti": (151779, 0.0218, 122230, 0.0290, "fake"),    # ≥1 leading photon not tight, ×1.6 TI
+    "noniso": (47431, 0.022, None, None, "fake"),       # both tight, ≥1 fails isolation
+    "notrig": (37945, 0.023, None, None, "bkg"),        # trigP false
+    "nonfid": (75890, 0.023, None, None, "bkg"),        # one photon in the crack, |η|>2.37 or pT<25
+    "ti3": (1300, 0.023, None, None, "bkg"),            # three good photons: fails "exactly two"
+}
+HIGGS_IN_DATA = 388.0    # selected signal events per 10 fb⁻¹ (§4.4)
+K_HIGH, M_MAX = 0.0170, 500.0
+
+
+def _segments(n_range, k_all):
+    """Mass-density segments (kind, lo, hi, integral) of a population; density A at 105 GeV."""
+    a = n_range * k_all / -np.expm1(-55 * k_all)
+    top = a * np.exp(25 * k_all)                             # density at 80 GeV
+    return [("ramp", 40.0, 80.0, top * 20.0),
+            ("exp-", 80.0, 105.0, a * np.expm1(25 * k_all) / k_all),
+            ("exp", 105.0, 160.0, n_range),
+            ("high", 160.0, M_MAX, a * np.exp(-55 * k_all) * -np.expm1(-340 * K_HIGH) / K_HIGH)]
+
+
+def _truncexp(rng, k, width, n):
+    """Draw x in [0, width) from exp(-k x)."""
+    return -np.log1p(rng.random(n) * np.expm1(-k * width)) / k
+
+
+def _masses(rng, n, n_range, k_all):
+    """Draw n diphoton masses (GeV) from a population's spectrum."""
+    segs = _segments(n_range, k_all)
+    w = np.array([s[3] for s in segs])
+    which = rng.choice(len(segs), size=n, p=w / w.sum())
+    draw = {"ramp": lambda j: 40 + 40 * np.sqrt(rng.random(j)),       # density rising linearly
+            "exp-": lambda j: 105 - _truncexp(rng, -k_all, 25, j),
+            "exp": lambda j: 105 + _truncexp(rng, k_all, 55, j),
+            "high": lambda j: 160 + _truncexp(rng, K_HIGH, M_MAX - 160, j)}
+    m = np.empty(n)
+    for i, seg in enumerate(segs):
+        m[which == i] = draw[seg[0]](int((which == i).sum()))
+    return m
+
+
+def _higgs_masses(rng, n):
+    """Gaussian core at 125 GeV plus a low-mass tail (§4.4)."""
+    tail = rng.random(n) < TAIL_FRAC
+    return M_H + SIGMA_H * rng.standard_normal(n) - tail * rng.exponential(TAIL_MEAN, n)
+
+
+def _cos_theta(rng, n, forward):
+    """Decay angle: flat for a scalar, ∝ (1+c²)/(1-c²) for the qq̄/gg→γγ continuum (|c|<0.95)."""
+    if not forward:
+        return rng.uniform(-1, 1, n)
+    c = np.tanh(rng.uniform(-1, 1, n) * np.arctanh(0.95))           # density ∝ 1/(1-c²)
+    bad = rng.random(n) * 2 > 1 + c * c
+    while bad.any():                                                 # accept with (1+c²)/2
+        c[bad] = np.tanh(rng.uniform(-1, 1, bad.sum()) * np.arctanh(0.95))
+        bad[bad] = rng.random(bad.sum()) * 2 > 1 + c[bad] ** 2
+    return c
+
+
+def _diphoton(rng, m, kind):
+    """Decay systems of mass m (GeV) to two photons; return (pt, eta, phi) × (leading, other) × n."""
+    n = len(m)
+    qt_mean, y_width, forward = DIPHOTON[kind]
+    # [EST] low masses pass the pT thresholds only when boosted, as in the real skim
+    qt = rng.gamma(1.5, (qt_mean + 0.8 * np.clip(90 - m, 0, None)) / 1.5, n)
+    y = rng.normal(0, y_width, n)
+    big_phi = rng.uniform(-np.pi, np.pi, n)
+    mt = np.sqrt(m * m + qt * qt)
+    e = mt * np.cosh(y)
+    beta = np.array([qt * np.cos(big_phi), qt * np.sin(big_phi), mt * np.sinh(y)]) / e
+    gamma = e / m
+    c = _cos_theta(rng, n, forward)
+    s = np.sqrt(1 - c * c)
+    phi_star = rng.uniform(-np.pi, np.pi, n)
+    k = 0.5 * m * np.array([s * np.cos(phi_star), s * np.sin(phi_star), c])
+    out = np.empty((3, 2, n))
+    for i, sign in enumerate((1.0, -1.0)):
+        p = sign * k
+        # Lorentz boost of a massless momentum p (energy m/2): p + β((γ²/(γ+1)) β·p + γ m/2)
+        p = p + beta * (gamma ** 2 / (gamma + 1) * (beta * p).sum(0) + gamma * 0.5 * m)
+        out[0, i] = np.hypot(p[0], p[1])
+        out[1, i] = np.arcsinh(p[2] / out[0, i])
+        out[2, i] = np.arctan2(p[1], p[0])
+    swap = out[0, 1] > out[0, 0]                                     # leading photon first
+    out[:, :, swap] = out[:, ::-1, swap]
+    return out
+
+
+def _fiducial(kin):
+    """Standard-selection photon acceptance on both photons, plus the skim's 35 GeV leading pT."""
+    aeta = np.abs(kin[1])
+    good = (kin[0] > 25) & (aeta < 2.37) & ((aeta < 1.37) | (aeta > 1.52))
+    return good.all(0) & (kin[0, 0] > 35)
+
+
+def _kinematics(rng, m, kind, want):
+    """Photon kinematics for masses m, redrawn until fiducial and pT/m status == want (-1: any)."""
+    out = np.empty((3, 2, len(m)))
+    todo = np.arange(len(m))
+    for _ in range(5000):
+        kin = _diphoton(rng, m[todo], kind)
+        ptm = (kin[0, 0] > 0.35 * m[todo]) & (kin[0, 1] > 0.25 * m[todo])    # standard pT/m cuts
+        ok = _fiducial(kin) & ((want[todo] < 0) | (ptm == (want[todo] == 1)))
+        out[:, :, todo[ok]] = kin[:, :, ok]
+        todo = todo[~ok]
+        if todo.size == 0:
+            return out
+    raise RuntimeError("synthetic photon kinematics did not converge")  # pragma: no cover
+
+
+def _isolation(rng, pt, passing):
+    """ptcone30, etcone20 (same unit as pt): inside 0.064·pt when passing, a clear failure otherwise."""
+    ptc = np.where(rng.random(pt.shape) < 0.6, 0.0, 0.064 * rng.beta(1, 3, pt.shape)) * pt
+    etc = 0.064 * (1.6 * rng.beta(2, 3, pt.shape) - 0.6) * pt       # can be negative, as real etcone
+    which = rng.random(pt.shape)                                     # fail ptcone, etcone or both
+    ptc = np.where(~passing & (which < 0.7), (0.066 + rng.exponential(0.08, pt.shape)) * pt, ptc)
+    etc = np.where(~passing & (which > 0.4), (0.066 + rng.exponential(0.10, pt.shape)) * pt, etc)
+    return ptc, etc
+
+
+def _data_population(rng, name, n):
+    """Photons (dict of (n, 3) arrays, GeV), photon_n and trigP for one data population."""
+    n_range, k_all, n_pass, k_pass, kind = POPULATIONS.get(name, (0, 0, 0, 0, "ggH"))
+    if name == "higgs":
+        m, want = _higgs_masses(rng, n), np.ones(n, int)
+    else:
+        m = _masses(rng, n, n_range, k_all)
+        want = np.full(n, -1)
+        if n_pass:      # inside 105-160 the pT/m pass fraction bends exp(-k_all) into exp(-k_pass)
+            x = m - 105
+            frac = n_pass * k_pass / -np.expm1(-55 * k_pass) / (n_range * k_all / -np.expm1(-55 * k_all))
+            inside = (x > 0) & (x < 55)
+            want[inside] = rng.random(inside.sum()) < frac * np.exp((k_all - k_pass) * x[inside])
+    kin = _diphoton_with_third(rng, _kinematics(rng, m, kind, want), name == "ti3")
+    tight, iso = np.ones((n, 3), bool), np.ones((n, 3), bool)
+    u = rng.random(n)
+    fails = np.column_stack([u < 0.6, u >= 0.4])        # lead only, both, sub only: 40/20/40 % [EST]
+    if name == "nti":
+        tight[:, :2] = ~fails
+    elif name == "noniso":
+        iso[:, :2] = ~fails
+    elif name in ("notrig", "nonfid"):
+        tight[:, :2] = rng.random((n, 2)) < 0.7
+    if name in ("nti", "notrig", "nonfid"):  # true photons ≈90 %, fakes ≈45 % isolated (§4.5 [EST])
+        iso[:, :2] = rng.random((n, 2)) < np.where(tight[:, :2], 0.9, 0.45)
+    if name == "nonfid":  # move one photon into the crack, beyond |η|=2.37, or below 25 GeV
+        how, rows, who = rng.random(n), np.arange(n), rng.integers(0, 2, n)
+        eta = kin["eta"][rows, who]
+        eta = np.where(how < 0.35, np.sign(eta) * rng.uniform(1.37, 1.52, n),
+                       np.where(how < 0.6, np.sign(eta) * rng.uniform(2.37, 2.5, n), eta))
+        kin["eta"][rows, who] = eta
+        soft = how >= 0.6
+        kin["pt"][soft, 1] = rng.uniform(20, 25, soft.sum())
+        kin["nph"][kin["pt"][:, 2] >= kin["pt"][:, 1]] = 2
+    if name != "ti3":     # an extra photon is never "good": below 25 GeV or not tight
+        tight[:, 2] = (kin["pt"][:, 2] < 25) & (rng.random(n) < 0.5)
+        iso[:, 2] = rng.random(n) < 0.7
+    kin.update(tight=tight, iso=iso, trig=np.full(n, name != "notrig"))
+    return kin
+
+
+def _diphoton_with_third(rng, kin, good_third=False, p_third=0.08):
+    """(n, 3) photon arrays from a (3, 2, n) pair; a third, softer photon in some events."""
+    n = kin.shape[2]
+    pt2 = kin[0, 1]
+    lo, hi = (25.0, pt2) if good_third else (20.0, np.minimum(pt2, 25))
+    pt3 = lo + (hi - lo) * rng.random(n)
+    eta3 = rng.normal(0, 1.3, n).clip(-2.45, 2.45)
+    if good_third:                       # a third *good* photon: fiducial and outside the crack
+        eta3 = np.where((np.abs(eta3) > 1.3) & (np.abs(eta3) < 1.6), 0.5 * eta3, eta3).clip(-2.3, 2.3)
+    nph = np.where(good_third | (rng.random(n) < p_third), 3, 2)
+    cols = lambda a, b: np.column_stack([a[0], a[1], b])            # noqa: E731
+    return {"pt": cols(kin[0], pt3), "eta": cols(kin[1], eta3),
+            "phi": cols(kin[2], rng.uniform(-np.pi, np.pi, n)), "nph": nph}
+
+
+def _jagged(rng, counts, pt_min, pt_mean, eta_width, eta_max, mass):
+    """Flat, pT-ordered kinematics (GeV) of objects with the given counts per event."""
+    total = int(counts.sum())
+    event = np.repeat(np.arange(len(counts)), counts)
+    pt = pt_min + rng.exponential(pt_mean, total)
+    order = np.lexsort((-pt, event))
+    pt = pt[order]
+    eta = rng.normal(0, eta_width, total).clip(-eta_max, eta_max)
+    phi = rng.uniform(-np.pi, np.pi, total)
+    e = np.sqrt((pt * np.cosh(eta)) ** 2 + np.square(mass))     # objects are iid: mass i ↔ object i
+    return {"pt": pt, "eta": eta, "phi": phi, "E": e}
+
+
+def _syst(rng, value, rel):
+    """[EST] a systematic uncertainty of about `rel` of the value, in the value's unit."""
+    return value * np.abs(rng.normal(rel, rel / 2, np.shape(value)))
+
+
+def _objects(rng, n, jets, leps, met_mean, is_mc, ttbar=False):
+    """Jets, leptons, MET, taus and large-R jets for n events (MeV), as branch arrays."""
+    b = {}
+    counts = {"jet": np.minimum(jets[1] + rng.poisson(jets[0], n), 10)}
+    u = rng.random(n)
+    counts["lep"] = (u < leps[0] + leps[1]).astype(int) + (u < leps[1])
+    counts["tau"] = (rng.random(n) < 0.02).astype(int)
+    counts["largeRjet"] = (rng.random(n) < 0.03).astype(int)
+    # jets (pT ≥ 20 GeV stored, §1.2 #34); VBF jets forward, b-jets in ttH
+    j = _jagged(rng, counts["jet"], 20, 25, 2.4 if jets[1] == 2 else 1.6, 4.5,
+                rng.uniform(3, 15, counts["jet"].sum()))
+    nj = len(j["pt"])
+    flav = rng.choice([0, 4, 5], nj, p=[0.6, 0.1, 0.3] if ttbar else [0.88, 0.07, 0.05])
+    b["jet_jvt"] = np.where((j["pt"] < 60) & (rng.random(nj) < 0.2), rng.random(nj), rng.beta(8, 1, nj))
+    b["jet_MV2c10"] = np.where(flav == 5, rng.normal(0.85, 0.15, nj), rng.normal(-0.5, 0.35, nj)).clip(-1, 1)
+    b["jet_trueflav"] = flav if is_mc else np.zeros(nj, int)
+    b["jet_truthMatched"] = (rng.random(nj) < 0.9) & is_mc
+    b["jet_pt_syst"] = _syst(rng, j["pt"] * GEV, 0.02)
+    # leptons: electrons or muons with their masses; tracks near the primary vertex
+    lep_type = rng.choice(np.array([11, 13], np.uint32), counts["lep"].sum())
+    lp = _jagged(rng, counts["lep"], 10, 25, 1.2, 2.47, np.where(lep_type == 11, 0.000511, 0.10566))
+    nl = len(lp["pt"])
+    b.update(lep_type=lep_type, lep_charge=rng.choice([-1, 1], nl), lep_isTightID=rng.random(nl) < 0.9,
+             lep_truthMatched=(rng.random(nl) < 0.95) & is_mc, lep_trigMatched=rng.random(nl) < 0.3,
+             lep_z0=rng.normal(0, 0.3, nl), lep_trackd0pvunbiased=rng.normal(0, 0.02, nl),
+             lep_tracksigd0pvunbiased=np.abs(rng.normal(0, 1.2, nl)),
+             lep_ptcone30=lp["pt"] * rng.exponential(0.02, nl) * GEV,
+             lep_etcone20=lp["pt"] * rng.normal(0.01, 0.03, nl) * GEV,
+             lep_pt_syst=_syst(rng, lp["pt"] * GEV, 0.01))
+    t = _jagged(rng, counts["tau"], 25, 20, 1.2, 2.5, 1.777)
+    nt = len(t["pt"])
+    b.update(tau_isTightID=rng.random(nt) < 0.5, tau_truthMatched=(rng.random(nt) < 0.5) & is_mc,
+             tau_trigMatched=np.zeros(nt, bool), tau_nTracks=rng.choice([1, 3], nt),
+             tau_BDTid=rng.uniform(0.3, 1, nt), tau_charge=rng.choice([-1, 1], nt),
+             tau_pt_syst=_syst(rng, t["pt"] * GEV, 0.03))
+    r = _jagged(rng, counts["largeRjet"], 250, 80, 1.2, 2.0, rng.uniform(30, 150, counts["largeRjet"].sum()))
+    nr = len(r["pt"])
+    b.update(largeRjet_m=np.sqrt(np.maximum(r["E"] ** 2 - (r["pt"] * np.cosh(r["eta"])) ** 2, 0)) * GEV,
+             largeRjet_truthMatched=(rng.random(nr) < 0.5).astype(int) * is_mc,
+             largeRjet_D2=rng.uniform(0.5, 3, nr), largeRjet_tau32=rng.uniform(0.3, 0.9, nr),
+             largeRjet_pt_syst=_syst(rng, r["pt"] * GEV, 0.02))
+    for obj, kin in (("jet", j), ("lep", lp), ("tau", t), ("largeRjet", r)):
+        b[f"{obj}_n"] = counts[obj]
+        b.update({f"{obj}_{v}": kin[v] * (GEV if v in ("pt", "E") else 1) for v in kin})
+    met = rng.gamma(2.0, met_mean / 2, n)
+    b.update(met_et=met * GEV, met_phi=rng.uniform(-np.pi, np.pi, n),
+             met_et_syst=_syst(rng, met * GEV, 0.05), ditau_m=np.zeros(n))
+    owner = np.repeat(np.arange(n), counts["lep"])
+    has = lambda flavour: np.bincount(owner[lep_type == flavour], minlength=n) > 0  # noqa: E731
+    b["trigE"] = (has(11) & (rng.random(n) < 0.6)) | (rng.random(n) < 0.01)
+    b["trigM"] = (has(13) & (rng.random(n) < 0.6)) | (rng.random(n) < 0.005)
+    return b
+
+
+def _photon_branches(rng, ph, is_mc):
+    """Photon branches (MeV, flat in event order) from (n, 3) arrays and photon_n."""
+    n = len(ph["nph"])
+    mask = np.arange(3) < ph["nph"][:, None]
+    pt = ph["pt"] * GEV
+    ptc, etc = _isolation(rng, pt, ph["iso"])
+    aeta = np.abs(ph["eta"])
+    # ≈30 % converted, more in the end-caps (§4.6 [EST]); types 1-5 per the CPP header comment
+    conv = rng.random((n, 3)) < np.where(aeta < 1.37, 0.22, 0.45)
+    ctype = np.where(conv, rng.choice([1, 2, 3, 4, 5], (n, 3), p=[0.35, 0.1, 0.35, 0.05, 0.15]), 0)
+    trig = (np.arange(3) < 2) & ph["trig"][:, None] & (rng.random((n, 3)) < 0.95)
+    cols = dict(pt=pt, eta=ph["eta"], phi=ph["phi"], E=pt * np.cosh(ph["eta"]),
+                isTightID=ph["tight"], ptcone30=ptc, etcone20=etc, convType=ctype, trigMatched=trig,
+                truthMatched=(rng.random((n, 3)) < 0.97) & is_mc,
+                pt_syst=_syst(rng, pt, 0.005))
+    out = {f"photon_{k}": v[mask] for k, v in cols.items()}
+    out["photon_n"] = ph["nph"]
+    return out
+
+
+def _data_file(rng, period, scale):
+    """Branch arrays of one data period."""
+    mu = scale * PERIOD_LUMI[period] / 10.0
+    parts = []
+    for name in list(POPULATIONS) + ["higgs"]:
+        per_10fb = HIGGS_IN_DATA if name == "higgs" else sum(s[3] for s in _segments(*POPULATIONS[name][:2]))
+        parts.append(_data_population(rng, name, rng.poisson(per_10fb * mu)))
+    ph = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    n = len(ph["nph"])
+    lo, hi = PERIOD_RUNS[period]
+    runs = np.unique(np.append(lo, rng.integers(lo, hi + 1, 15)))
+    run = rng.choice(runs, n)
+    event = rng.integers(1, 2**31 - 1, n)
+    order = np.lexsort((event, run))             # files run in run order; shuffles the populations
+    ph = {k: v[order] for k, v in ph.items()}
+    b = _photon_branches(rng, ph, False)
+    b.update(_objects(rng, n, (0.8, 0), (0.025, 0.005), 22, False))
+    b.update(runNumber=run[order], eventNumber=event[order], channelNumber=run[order], trigP=ph["trig"])
+    # not filled in data: the official code forces weight 1 (§4.8)
+    weights = ["mcWeight", "XSection", "SumWeights"] + [x for x, _ in BRANCHES if x.startswith("scaleFactor")]
+    b.update({name: np.zeros(n) for name in weights})
+    return b
+
+
+def _mc_file(rng, dsid, scale):
+    """Branch arrays of one Higgs MC sample; SumWeights is the sum over the notional full sample / scale."""
+    entries, kind, jets, leps, met, reco = MC_MODES[dsid]
+    n = max(int(round(entries * scale)), 200)
+    kept, sumw, have = [], 0.0, 0
+    while have < n:     # draw the notional full sample in batches until n events survive the skim
+        w = MC_WEIGHT[dsid] * rng.normal(1, 0.02, 2 * n)
+        kin = _diphoton(rng, _higgs_masses(rng, 2 * n), kind)
+        # skim: two reconstructed photons, |η|<2.5, pT > 35 and 20 GeV [EST, §1.3]
+        keep = (kin[0, 0] > 35) & (kin[0, 1] > 20) & (np.abs(kin[1]) < 2.5).all(0)
+        keep &= rng.random(2 * n) < reco
+        last = np.flatnonzero(keep)[n - have - 1] + 1 if keep.sum() >= n - have else 2 * n
+        sumw += w[:last].sum()
+        keep[last:] = False
+        kept.append((w[keep], kin[:, :, keep]))
+        have += keep.sum()
+    w = np.concatenate([k[0] for k in kept])
+    ph = _diphoton_with_third(rng, np.concatenate([k[1] for k in kept], 2), p_third=0.03)
+    # true photons: tight ≈ 87 %, isolated ≈ 91 %, trigger ≈ 97 % (§4.5 [EST])
+    third = np.arange(3) == 2
+    ph.update(tight=(rng.random((n, 3)) < 0.87) & ~(third & (ph["pt"] >= 25)),
+              iso=rng.random((n, 3)) < 0.91, trig=rng.random(n) < 0.97)
+    b = _photon_branches(rng, ph, True)
+    b.update(_objects(rng, n, jets, leps, met, True, kind == "ttH"))
+    sf = lambda width: rng.normal(1, width, n)                         # noqa: E731
+    b.update(runNumber=np.full(n, MC_RUN), channelNumber=np.full(n, dsid), trigP=ph["trig"],
+             eventNumber=np.cumsum(rng.integers(1, 50, n)) + 1000 * dsid % 10**8, mcWeight=w,
+             scaleFactor_PILEUP=sf(0.05), scaleFactor_PHOTON=sf(0.03), scaleFactor_PhotonTRIGGER=sf(0.01),
+             scaleFactor_ELE=np.ones(n), scaleFactor_MUON=np.ones(n), scaleFactor_TAU=np.ones(n),
+             scaleFactor_BTAG=sf(0.01), scaleFactor_LepTRIGGER=np.ones(n),
+             XSection=np.full(n, XSECTION[dsid]), SumWeights=np.full(n, sumw / scale))
+    return b
+
+
+def _write(path, arrays):
+    """Write the tree `mini` atomically (temporary file in the same directory, then rename)."""
+    import awkward as ak
+    import uproot
+
+    n = len(arrays["runNumber"])
+    counters = {name: name.split("_")[0] + "_n" for name, code in BRANCHES if code.startswith("v")}
+    # awkward types, not "var * float32" strings: uproot would parse each string (~20 ms apiece)
+    types = {name: ak.types.ListType(ak.types.NumpyType(_TYPES[code[1:]])) if name in counters
+             else np.dtype(_TYPES[code]) for name, code in BRANCHES}
+    offsets = {c: np.append(0, np.cumsum(arrays[c])) for c in set(counters.values())}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with uproot.recreate(tmp, compression=uproot.ZSTD(1)) as f:
+            tree = f.mktree("mini", types, title="mini", counter_name=counters.__getitem__)
+            for a in range(0, max(n, 1), CHUNK):
+                z = min(a + CHUNK, n)
+                chunk = {}
+                for name, code in BRANCHES:
+                    dtype = np.dtype(_TYPES[code.lstrip("v")])
+                    if name in counters:
+                        off = offsets[counters[name]]
+                        flat = np.asarray(arrays[name][off[a]:off[z]], dtype)
+                        layout = ak.contents.ListOffsetArray(ak.index.Index64(off[a:z + 1] - off[a]),
+                                                             ak.contents.NumpyArray(flat))
+                        chunk[name] = ak.Array(layout)
+                    else:
+                        chunk[name] = np.asarray(arrays[name][a:z], dtype)
+                tree.extend(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def generate(out_dir, scale=1.0, seed=20200122, progress=None) -> dict:
+    """Write the four data and five MC files under out_dir/GamGam; return {relative path: entries}."""
+    from hepmini import layout
+
+    rules = layout.rules()
+    out_dir = Path(out_dir)
+    streams = np.random.SeedSequence(seed).spawn(len(rules.ALL_FILES))   # one independent stream per file
+    written = {}
+    makers = [(_data_file, period) for period in PERIOD_LUMI] + [(_mc_file, d) for d, _ in rules.MC_SAMPLES]
+    for rel, stream, (make, what) in zip(rules.ALL_FILES, streams, makers):
+        start = time.perf_counter()
+        arrays = make(np.random.default_rng(stream), what, scale)
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(path, arrays)
+        written[rel] = len(arrays["runNumber"])
+        if progress:
+            progress(f"{rel}: {written[rel]} entries, {path.stat().st_size / 1e6:.1f} MB, "
+                     f"{time.perf_counter() - start:.1f} s")
+    return written

@@ -1,0 +1,1 @@
+"""Language models: one Reply shape, the client, the transport, one module per protocol, and prices."""

@@ -1,0 +1,66 @@
+"""The shapes every protocol shares: Usage (normalised tokens), Reply (one answer) and Request (one HTTP call).
+
+Usage is normalised across providers: `input` counts every prompt token (cached ones included),
+`cached_input` and `cache_write` are parts of it; `output` counts every generated token, reasoning
+included, and `reasoning` is the part of it the provider reports as reasoning (0 when not reported;
+Anthropic reports none apart). `reported` is False when the server sent no usage at all.
+"""
+
+import dataclasses
+from typing import NamedTuple, Optional
+
+ROLES = ("system", "user", "assistant")
+FINISH_REASONS = ("stop", "length", "content_filter", "error")
+
+
+@dataclasses.dataclass
+class Usage:
+    """Token counts, normalised across providers (see the module docstring)."""
+
+    input: int = 0
+    output: int = 0
+    reasoning: int = 0
+    cached_input: int = 0
+    cache_write: int = 0
+    total: int = 0
+    reported: bool = False
+
+
+def token_count(value) -> int:
+    """A token count from a provider's usage object: `value` if it is an int, else 0 (absent or null)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@dataclasses.dataclass
+class Reply:
+    """One model answer and what it took to get it."""
+
+    text: str
+    usage: Usage
+    finish_reason: str
+    model: str
+    raw: dict = dataclasses.field(default_factory=dict, repr=False)
+    finish_raw: str = ""
+    provider: str = ""
+    requested_model: str = ""
+    cost: Optional[float] = None
+    cost_source: str = ""            # "header" (x-litellm-response-cost) | "table" | "" (unknown)
+    attempts: list = dataclasses.field(default_factory=list)
+    latency: float = 0.0
+    params_sent: dict = dataclasses.field(default_factory=dict)
+    params_dropped: dict = dataclasses.field(default_factory=dict)
+
+
+class Request(NamedTuple):
+    """What build_request produces: the HTTP request plus the parameters sent and dropped."""
+
+    url: str
+    headers: dict
+    body: dict
+    params_sent: dict
+    params_dropped: dict
+
+    def __repr__(self):
+        # The headers carry the API key: a repr (traceback locals, debug prints) shows their names only.
+        return (f"Request(url={self.url!r}, headers=[{', '.join(self.headers)}], "
+                f"params_sent={self.params_sent!r}, params_dropped={self.params_dropped!r})")

@@ -1,13 +1,33 @@
-"""The exception tree of hepmini: every message says what happened and what to do next."""
+"""The exception tree of hepmini: every message says what happened and what to do next.
+
+Every error a user can meet is a HepminiError: the CLI prints its message on one line and exits 1
+(a run that failed) or 2 (a usage error: a bad flag, setting, name or path; nothing was done).
+`kind` (the class name) and `retryable` are what records keep (result.json), never parsed from text.
+"""
 
 
 class HepminiError(Exception):
     """Root of every error a user can hit; the CLI prints its message on one line and exits non-zero."""
 
+    exit_code = 1
+    retryable = False
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def record(self) -> dict:
+        """What a result.json keeps of this error: its kind, whether a retry may help, its message."""
+        return {"kind": self.kind, "retryable": self.retryable, "message": str(self)}
+
+
+class UsageError(HepminiError):
+    """The command was given something it cannot use (a flag, setting, name or path); nothing was done."""
+
     exit_code = 2
 
 
-class ConfigError(HepminiError):
+class ConfigError(UsageError):
     """A configuration value, file or flag is invalid."""
 
 
@@ -17,6 +37,8 @@ class DataError(HepminiError):
 
 class MissingData(DataError):
     """The data directory or an expected ROOT file does not exist."""
+
+    exit_code = 2
 
 
 class BadRootFile(DataError):
@@ -49,7 +71,7 @@ class StepError(HepminiError):
     """A workflow step cannot be planned or did not finish."""
 
 
-class UnknownStep(StepError):
+class UnknownStep(StepError, UsageError):
     """A step name is not declared in steps/."""
 
 
@@ -65,8 +87,8 @@ class StepFailed(StepError):
     """A step's script exited non-zero or did not write all its outputs."""
 
 
-class WorkdirError(HepminiError):
-    """The work directory cannot be created or written."""
+class WorkdirError(UsageError):
+    """A directory the command must write (workdir, --out) cannot be created or written."""
 
 
 class ClassifierError(HepminiError):
@@ -75,6 +97,34 @@ class ClassifierError(HepminiError):
 
 class ValidationError(HepminiError):
     """Validation could not be carried out (not a mismatch: a mismatch is a FAIL result)."""
+
+
+class FetchError(DataError):
+    """A requested file could not be downloaded and verified."""
+
+
+class Offline(FetchError):
+    """The download host cannot be reached at all (DNS failure, connection refused or timed out)."""
+
+
+class BadStatus(FetchError):
+    """The server answered a status that retrying will not change (404, 403, ...)."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
+class CampaignError(UsageError):
+    """A campaign directory is unusable, or holds a different campaign than the one asked for."""
+
+
+class CampaignBusy(CampaignError):
+    """Another process holds the campaign's lock."""
+
+
+class SandboxError(HepminiError):
+    """The sandbox itself could not be set up: an infrastructure failure, never the generated code's."""
 
 
 # --- provider errors: raised by the LLM clients ------------------------------------------------

@@ -216,12 +216,17 @@ def test_a_harness_error_is_counted_apart_and_the_cell_rerun(work, tmp_path):
 
 def test_provider_caps_halve_on_rate_limits_and_recover_one_at_a_time():
     p = pacing.Provider(cap=4, max_cap=4, base_pause=10)
-    assert "at most 2 at once, paused 10 s" in p.outcome({"status": "infrastructure", "reason": "RateLimited: x"}, 0)
+    def infrastructure(kind, retryable):
+        return {"status": "infrastructure", "reason": f"{kind}: x", "error": {"kind": kind, "retryable": retryable}}
+
+    assert "at most 2 at once, paused 10 s" in p.outcome(infrastructure("RateLimited", True), 0)
     assert not p.ready(5) and p.ready(10)
-    p.outcome({"status": "infrastructure", "reason": "ServerError: x"}, 10)
+    p.outcome(infrastructure("ServerError", True), 10)
     assert (p.cap, p.paused_until) == (1, 30)
     p.outcome({"status": "success"}, 31)
-    p.outcome({"status": "infrastructure", "reason": "SandboxError: no fork"}, 31)  # not the provider's doing
+    p.outcome(infrastructure("SandboxError", False), 31)  # not the provider's doing
+    assert "stopped" in p.outcome({"status": "infrastructure", "reason": "RateLimited: it says so",
+                                   "error": {"kind": "QuotaExceeded"}}, 32)   # the field decides, not the text
     assert (p.cap, p.pause) == (3, 0)
 
 

@@ -104,7 +104,7 @@ def test_ping_auth_failure_is_one_line_naming_the_variable(env, capsys):
     with OpenAIFake(key="sk-the-right-one") as fake:
         env.setenv("OPENAI_API_KEY", KEY)
         env.setenv("OPENAI_BASE_URL", fake.url + "/v1")
-        assert cli.main(["ping", "openai:gpt-4.1"]) == 2
+        assert cli.main(["ping", "openai:gpt-4.1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("hepmini: error: openai: HTTP 401 [invalid_request_error invalid_api_key]")
     assert "check the API key (OPENAI_API_KEY)" in err and len(err.strip().splitlines()) == 1

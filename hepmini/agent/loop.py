@@ -26,8 +26,8 @@ import re
 from hepmini.agent import prompts
 from hepmini.agent.record import OUTPUTS, Trial, protected
 from hepmini.layout import PACKAGE_DIR
-from hepmini.agent.sandbox import Limits, SandboxError, run_python
-from hepmini.errors import ProviderError
+from hepmini.agent.sandbox import Limits, run_python
+from hepmini.errors import ProviderError, SandboxError
 
 ASK = "Reply with exactly one fenced code block that starts with ```python and holds the whole script."
 FENCE = re.compile(r"^```[ \t]*([\w+.-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -127,7 +127,7 @@ def loop(t: Trial, supervisor, coder, s: Settings) -> None:
     except Interrupt as exc:
         t.end_loop(exc.stop, str(exc))
     except (ProviderError, SandboxError) as exc:  # not the model's fault: kept out of success rates
-        t.end_loop("infrastructure", f"{type(exc).__name__}: {exc}")
+        t.end_loop("infrastructure", f"{exc.kind}: {exc}", error=exc.record())
 
 
 def call(t: Trial, client, role: str, attempt: int, messages: list, s: Settings):

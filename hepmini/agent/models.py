@@ -22,11 +22,9 @@ def check_model(name: str, cfg, *, what: str = "nothing was run") -> None:
 
         standins.check_name(name)
         return
-    from hepmini.llm import client
+    from hepmini.llm.client import check_key
 
-    endpoint = client.endpoint_for(client.split_model(name, cfg)[0], cfg)
-    if endpoint.needs_key and not (cfg.keys or {}).get(endpoint.name):
-        raise ConfigError(f"{name}: no API key; set {' or '.join(endpoint.key_vars)} ({what})")
+    check_key(name, cfg, what)
 
 
 def client_for(name: str, cfg, seed: int = 0):

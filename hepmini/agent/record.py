@@ -92,7 +92,7 @@ class Trial:
         self.secrets = [k for k in (cfg.keys or {}).values() if k]
         self.calls, self.executions, self.format_errors, self.notes = [], [], [], []
         self.supervisor_format_errors, self.iteration, self.verdict = 0, 0, None
-        self.stop, self.reason, self.task = None, "", ""
+        self.stop, self.reason, self.task, self.error = None, "", "", None
         self.started, self.t0 = datetime.datetime.now(), time.monotonic()
         self.provenance, self.hide = {}, []   # hide: directories the generated code must not see
 
@@ -244,9 +244,9 @@ class Trial:
         if note:
             self.log(self.info(note, "WARNING"))
 
-    def end_loop(self, stop: str, reason: str) -> None:
-        """Record why the loop ended and close the comprehensive log's process part."""
-        self.stop, self.reason = stop, reason
+    def end_loop(self, stop: str, reason: str, error: dict = None) -> None:
+        """Record why the loop ended (and the error that ended it) and close the comprehensive log's process part."""
+        self.stop, self.reason, self.error = stop, reason, error
         self.trace("stop", stop=stop, reason=reason, iterations=self.iteration)
         title = OUTCOME_BANNERS.get(stop, stop.upper())
         line = (f"SUCCESS: Supervisor satisfied after {self.iteration} iterations!" if stop == "accepted"
@@ -333,7 +333,7 @@ class Trial:
         result = {
             "format": FORMAT, "step": self.step.NAME, "title": self.step.TITLE, "trial": self.index,
             "trial_dir": str(self.dir), "inputs_mode": self.inputs_mode, "status": status, "stop": self.stop,
-            "reason": self.reason, "supervisor_verdict": self.verdict, "iterations": self.iteration,
+            "reason": self.reason, "error": self.error, "supervisor_verdict": self.verdict, "iterations": self.iteration,
             "api_calls": len(self.calls), "format_errors": len(self.format_errors),
             "supervisor_format_errors": self.supervisor_format_errors, "tokens": self.tokens(),
             "cost": self.cost(), "durations": durations or self.durations(),

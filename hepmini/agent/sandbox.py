@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from hepmini.errors import SandboxError
 from hepmini.files import sha256_file
 from hepmini.agent.sandbox_child import (PR_SET_CHILD_SUBREAPER, check_libc, hide_plan, load_libc, mount_plan,
                                    outermost, read_report)
@@ -55,10 +56,6 @@ HASH_LIMIT = 200 * 2**20                # larger protected files are compared by
 POLL_SECONDS = 0.02
 LIMIT_HINTS = (("MemoryError", "memory limit"), ("[Errno 27]", "file size limit"),
                ("[Errno 24]", "open files limit"))
-
-
-class SandboxError(RuntimeError):
-    """The sandbox itself could not be set up: an infrastructure failure, never the generated code's."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ from hepmini import layout
 from hepmini.agent import models
 from hepmini.agent.loop import Settings, loop
 from hepmini.agent.record import FORMAT, OUTPUTS, Trial, protected
-from hepmini.errors import StepError, ValidationError
+from hepmini.errors import UsageError, ValidationError
 from hepmini.files import atomic_write_json
 from hepmini.layout import tree_dir
 
@@ -155,7 +155,7 @@ def chained_sources(root: Path, step) -> dict:
     for rel in step.INPUTS:
         latest = latest_trial(root, producer(rel))
         if latest is None:
-            raise StepError(f"no agent trial of {producer(rel).NAME} in {root}; run `python -m hepmini agent "
+            raise UsageError(f"no agent trial of {producer(rel).NAME} in {root}; run `python -m hepmini agent "
                             f"{producer(rel).NAME} --out {root}` first, or use --inputs reference")
         sources[rel] = latest / OUTPUTS
     return sources

@@ -34,7 +34,8 @@ from hepmini import __version__
 from hepmini.agent.trial import run_trial
 from hepmini.bench import store
 from hepmini import layout
-from hepmini.bench.store import CampaignError, Spec, cell_list
+from hepmini.bench.store import Spec, cell_list
+from hepmini.errors import CampaignError
 from hepmini.errors import ConfigError
 from hepmini.bench.pacing import Budget, Progress, Provider
 

@@ -176,7 +176,8 @@ def cmd_diagnose(cfg, args) -> int:
 
 def cmd_report(cfg, args) -> int:
     """`python -m hepmini report DIR`."""
-    from hepmini.bench.report import SCRIPTED_NOTE, collect, summary_of, write
+    from hepmini.bench.fmt import SCRIPTED_NOTE
+    from hepmini.bench.report import collect, summary_of, write
 
     d = Path(args.dir)
     if not d.is_dir():

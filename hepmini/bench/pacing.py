@@ -4,7 +4,7 @@ import dataclasses
 import sys
 import time
 
-BACKOFF_ERRORS = ("RateLimited", "ServerError", "ProviderTimeout")   # wait, then try fewer at once
+PROVIDER_ERRORS = ("RateLimited", "ServerError", "ProviderTimeout", "MalformedResponse")  # wait, then fewer at once
 STOP_ERRORS = ("QuotaExceeded", "AuthError")                         # every further trial would fail too
 MAX_PAUSE = 600.0
 
@@ -26,12 +26,12 @@ class Provider:
 
     def outcome(self, result: dict, now: float) -> str:
         """Adapt to a finished trial (AIMD); return what changed, or ""."""
-        reason = str(result.get("reason") or "")
-        error = reason.split(":", 1)[0] if result.get("status") == "infrastructure" else ""
+        record = (result.get("error") or {}) if result.get("status") == "infrastructure" else {}
+        error = record.get("kind", "")
         if error in STOP_ERRORS:
-            self.stopped = reason
-            return f"stopped: {reason}"
-        if error in BACKOFF_ERRORS:
+            self.stopped = str(result.get("reason") or error)
+            return f"stopped: {self.stopped}"
+        if error in PROVIDER_ERRORS and record.get("retryable"):
             self.pause = min(self.pause * 2 if self.pause else self.base_pause, MAX_PAUSE)
             self.cap, self.paused_until = max(1, self.cap // 2), now + self.pause
             return f"backing off: {error}; at most {self.cap} at once, paused {self.pause:g} s"

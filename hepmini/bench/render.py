@@ -5,7 +5,8 @@ import json
 from hepmini.bench import svg
 from hepmini.bench.metrics import PASS_K
 from hepmini.agent.prompts import ERROR_CATEGORIES
-from hepmini.bench.report import SCRIPTED_NOTE, is_scripted, mean_std_text, pct, shown, step_label
+from hepmini.agent.models import is_standin
+from hepmini.bench.fmt import SCRIPTED_NOTE, mean_std_text, pct, shown, step_label
 from hepmini.bench.svg import esc as _e
 
 MAX_PROBLEMS = 20   # problems listed on the page; summary.json has every one
@@ -36,7 +37,7 @@ def _styles(models: list) -> dict:
 
 
 def _note(models) -> str:
-    return f"† {SCRIPTED_NOTE}" if any(is_scripted(m) for m in models) else ""
+    return f"† {SCRIPTED_NOTE}" if any(is_standin(m) for m in models) else ""
 
 
 def _figure(chart: str, caption: str) -> str:

@@ -15,43 +15,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from hepmini.agent.models import is_standin
 from hepmini.bench import metrics
+from hepmini.bench.fmt import mean_std_text, pct, shown, step_label
 from hepmini.files import atomic_write_text
 from hepmini.agent.prompts import ERROR_CATEGORIES
 
-SCRIPTED_NOTE = "scripted stand-in — not a model result"
-STEP_TITLES = {"step1": "inspect", "step2": "ntuples", "step3": "preprocess", "step4": "classify",
-               "step5": "categorize"}
 
-
-def is_scripted(model: str) -> bool:
-    return str(model).startswith("scripted:")
-
-
-def shown(model: str) -> str:
-    """A model's name on the page; scripted stand-ins carry a dagger (explained beside each figure)."""
-    return f"{model} †" if is_scripted(model) else model
-
-
-def step_label(step: str, sep: str = " ") -> str:
-    return f"{step}{sep}{STEP_TITLES[step]}" if step in STEP_TITLES else step
-
-
-def pct(value, err=None) -> str:
-    if value is None:
-        return "–"
-    return f"{100 * value:.0f} ± {100 * err:.0f} %" if err is not None else f"{100 * value:.0f} %"
-
-
-def num(value, digits=3) -> str:
-    return "–" if value is None else f"{value:.{digits}g}"
-
-
-def mean_std_text(ms: dict, unit="", digits=3) -> str:
-    if ms.get("mean") is None:
-        return "–"
-    f = (lambda v: f"${v:.4f}") if unit == "$" else (lambda v: f"{v:.{digits}g}")
-    return f(ms["mean"]) + (f" ± {f(ms['std'])}" if ms.get("std") is not None else "")
 
 
 # ---- gathering ---------------------------------------------------------------------------------------
@@ -88,7 +58,7 @@ def provenance(records: list, spec) -> dict:
         if p.get("data"):
             data_sets[json.dumps(p["data"], sort_keys=True)] += 1
         entry = models.setdefault(r["model"], {"requested": set(), "returned": set(), "params_sent": set(),
-                                               "scripted": is_scripted(r["model"]) or bool(r.get("scripted"))})
+                                               "scripted": is_standin(r["model"]) or bool(r.get("scripted"))})
         for role, info in (p.get("models") or {}).items():
             entry["requested"].add(f"{role}: {info.get('requested')}")
             entry["returned"].update(f"{role}: {m}" for m in info.get("returned") or [])
@@ -115,7 +85,7 @@ def summary_rows(summary: dict) -> list:
     """One flat dict per model × step: the columns of summary.csv."""
     rows = []
     for c in summary["cells"]:
-        row = {"model": c["model"], "step": c["step"], "scripted_stand_in": is_scripted(c["model"]),
+        row = {"model": c["model"], "step": c["step"], "scripted_stand_in": is_standin(c["model"]),
                "n_trials": c["n_trials"], "n_counted": c["n_counted"], "n_success": c["n_success"],
                "n_infrastructure": c["n_infrastructure"], "n_skipped": c["n_skipped"],
                "n_harness_error": c["n_harness_error"], "success_rate": c["success_rate"],
@@ -181,7 +151,7 @@ def summary_of(records: list, problems: list, spec=None) -> dict:
     summary = metrics.summarize(records, models=spec.get("models"), steps=spec.get("steps"))
     summary.update(format="hepmini-summary-1", provenance=provenance(records, spec),
                    problems=[str(p) for p in problems],
-                   scripted_models=[m for m in summary["models"] if is_scripted(m)],
+                   scripted_models=[m for m in summary["models"] if is_standin(m)],
                    generated=time.strftime("%Y-%m-%d %H:%M:%S"))
     return summary
 

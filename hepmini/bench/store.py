@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Optional
 
 from hepmini import __version__
-from hepmini.errors import HepminiError
+from hepmini.errors import CampaignBusy, CampaignError
 from hepmini.files import append_jsonl, atomic_write_json, read_jsonl
 from hepmini.bench.pacing import spend_of
 
@@ -41,14 +41,6 @@ AGENT_FIELDS = ("token_limit", "cost_limit", "time_limit", "exec_timeout", "temp
 CONFIG_FIELDS = ("scale", "seed", "classifier", "data_dir", "tabpfn_model", "tabpfn_estimators",
                  "classifier_max_train", "classifier_folds")
 TRIAL_DIR = re.compile(r"trial-(\d+)")
-
-
-class CampaignError(HepminiError):
-    """A campaign directory is unusable, or holds a different campaign than the one asked for."""
-
-
-class CampaignBusy(CampaignError):
-    """Another process holds the campaign's lock."""
 
 
 def slug(model: str) -> str:

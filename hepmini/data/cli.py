@@ -58,7 +58,8 @@ def cmd_data(cfg, args) -> int:
 
 def cmd_fetch_data(cfg, args) -> int:
     """`hepmini fetch-data --out DIR [--files data,mc]`: download, verify and list the real files."""
-    from hepmini.data.download import RETRIES, FetchError, human_size
+    from hepmini.data.download import RETRIES, human_size
+    from hepmini.errors import FetchError
     from hepmini.data.fetch import KNOWN_ENTRIES, MANIFEST, PUBLIC_BASE_URL, fetch, read_manifest, select_files
 
     files = select_files(args.files)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hepmini.errors import DataError, MissingData, WorkdirError
+from hepmini.errors import BadStatus, FetchError, MissingData, Offline, WorkdirError
 
 PART = ".part"
 CHUNK = 1 << 20
@@ -25,22 +25,6 @@ TIMEOUT = (10.0, 60.0)            # seconds to connect, and of silence while rea
 RETRIES = 8                       # failed attempts in a row (no new bytes) before a file is given up
 BACKOFF_START, BACKOFF_CAP = 1.0, 60.0
 MAX_RETRY_AFTER = 300.0
-
-
-class FetchError(DataError):
-    """A requested file could not be downloaded and verified."""
-
-
-class Offline(FetchError):
-    """The download host cannot be reached at all (DNS failure, connection refused or timed out)."""
-
-
-class BadStatus(FetchError):
-    """The server answered a status that retrying will not change (404, 403, ...)."""
-
-    def __init__(self, message, status):
-        super().__init__(message)
-        self.status = status
 
 
 class _Retry(Exception):

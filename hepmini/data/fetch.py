@@ -18,8 +18,8 @@ import dataclasses
 import os
 from pathlib import Path
 
-from hepmini.data.download import BACKOFF_CAP, BACKOFF_START, PART, BadStatus, Downloader, FetchError, Offline
-from hepmini.errors import BadRootFile, ConfigError
+from hepmini.data.download import BACKOFF_CAP, BACKOFF_START, PART, Downloader
+from hepmini.errors import BadRootFile, BadStatus, ConfigError, FetchError, Offline
 from hepmini.files import atomic_write_text, sha256_file
 
 PUBLIC_BASE_URL = "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020"   # atlas_gamgam.md §2.1

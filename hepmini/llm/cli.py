@@ -59,8 +59,9 @@ def cmd_models(cfg, args) -> int:
 
 def cmd_ping(cfg, args) -> int:
     """`python -m hepmini ping M`: one short request; print reply, tokens, cost, latency and attempts."""
-    from hepmini.llm.client import client_for
+    from hepmini.llm.client import check_key, client_for
 
+    check_key(args.model, cfg)
     with client_for(args.model, cfg) as model:
         reply = model.complete([{"role": "user", "content": args.prompt}], {"max_tokens": args.max_tokens})
     u = reply.usage

@@ -126,6 +126,14 @@ def endpoint_for(name: str, cfg) -> Endpoint:
     return endpoint
 
 
+def check_key(model_name: str, cfg, what: str = "nothing was sent") -> Endpoint:
+    """The endpoint of 'provider:model'; ConfigError (one line, the variable to set) when it needs a key and has none."""
+    endpoint = endpoint_for(split_model(model_name, cfg)[0], cfg)
+    if endpoint.needs_key and not (cfg.keys or {}).get(endpoint.name):
+        raise ConfigError(f"{model_name}: no API key; set {' or '.join(endpoint.key_vars)} ({what})")
+    return endpoint
+
+
 def client_for(model_name: str, cfg, **hooks) -> "Client":
     """A Client for 'provider:model'. `hooks` (session, clock, sleep, rng, wallclock) are for tests."""
     provider, model = split_model(model_name, cfg)

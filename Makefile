@@ -41,6 +41,10 @@ status: $(VENV)/.runtime
 test: $(VENV)/.testing
 	$(PY) -m pytest -q $(ARGS)
 
+# The suite without the tests marked slow (those that build reference runs, campaigns or data): under a minute.
+test-fast: $(VENV)/.testing
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
+
 perf: $(VENV)/.runtime
 	$(PY) perf/perf.py $(ARGS)
 	$(PY) perf/perf_bench.py

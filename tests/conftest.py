@@ -1,23 +1,9 @@
-"""Shared fixtures: small synthetic data sets and reference runs, built once per session."""
+"""Shared fixtures: small synthetic data sets, reference runs and a scripted campaign, built once per session."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+import fnmatch
 
 import pytest
-
-ROOT_DIR = Path(__file__).resolve().parent.parent
-REF_SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}  # those of the reference_run fixture
-
-
-def run_cli(*args, cwd=None, env=None, timeout=600):
-    """Run `python -m hepmini ARGS` in a real subprocess and return the CompletedProcess."""
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = str(ROOT_DIR) + os.pathsep + full_env.get("PYTHONPATH", "")
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "hepmini", *map(str, args)], cwd=cwd or ROOT_DIR,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+from support.workdirs import REF_SETTINGS, copy_workdir, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -42,24 +28,6 @@ def reference_run(tmp_path_factory):
     return work / "solution"
 
 
-def copy_workdir(reference_run, tmp_path_factory, name):
-    """A private copy of the session's tiny reference workdir (data, solution, stamps: up to date)."""
-    import shutil
-
-    dst = tmp_path_factory.mktemp(name) / "work"
-    shutil.copytree(reference_run.parent, dst, symlinks=True)
-    return dst
-
-
-def work_config(work, env=None, **settings):
-    """A Config on a copied workdir with the reference run's settings and a minimal environment."""
-    from hepmini import config
-
-    environ = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **(env or {})}
-    return config.resolve({"workdir": work, "call_log": str(work / "calls.jsonl"), **REF_SETTINGS, **settings},
-                          environ=environ, cwd=work)
-
-
 @pytest.fixture(scope="session")
 def faults_campaign(reference_run, tmp_path_factory):
     """A real `bench` campaign of scripted:faults, 5 steps x 5 trials, built once per session.
@@ -75,3 +43,18 @@ def faults_campaign(reference_run, tmp_path_factory):
                    *[a for k, v in REF_SETTINGS.items() for a in ("--set", f"{k}={v}")])
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
+
+
+# Tests that build or copy a reference run, a campaign or a data set take seconds each: `make test-fast`
+# (pytest -m "not slow") leaves them out.
+SLOW_FIXTURES = {"reference_run", "faults_campaign", "small_data"}
+SLOW_TESTS = ("*tabpfn*", "tests/test_synth.py::*", "*fork_bomb*", "*sleeping_forever*", "*non_editable_install*",
+              "*no_false_pass*", "*train_and_score*", "*hgb_scores*", "*snakemake*", "*slurm*",
+              "*corrupt_checkpoint*", "*out_of_fold*")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or \
+                any(fnmatch.fnmatch(item.nodeid, p) for p in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)

@@ -8,8 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
-from fake_llm import OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
+from support.workdirs import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
+from support.fakes import OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
 
 from hepmini.agent import loop
 from hepmini.llm.client import client_for

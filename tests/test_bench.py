@@ -11,8 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
-from fake_llm import OPENAI_429_TPM, OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
+from support.workdirs import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
+from support.fakes import OPENAI_429_TPM, OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
 
 from hepmini.bench import campaign
 from hepmini.bench import store

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
-from fake_llm import OpenAIFake, Resp, openai_completion
+from support.workdirs import run_cli
+from support.fakes import OpenAIFake, Resp, openai_completion
 
 from hepmini import cli
 from hepmini.bench import diagnose

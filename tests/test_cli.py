@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT_DIR, run_cli
+from support.workdirs import ROOT_DIR, run_cli
 
 
 def one_line_error(proc, *needles):

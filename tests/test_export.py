@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT_DIR, run_cli
+from support.workdirs import ROOT_DIR, run_cli
 from hepmini import config
 from hepmini.analysis import dag
 from hepmini.bench import export

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from support.workdirs import run_cli
 
 from hepmini import cli
 from hepmini.data import download

@@ -1,7 +1,7 @@
 """Anthropic Messages API against the fake: headers, system split, thinking, usage, errors, cost."""
 
 import pytest
-from fake_llm import (ANTHROPIC_400_TEMP_TOP_P, ANTHROPIC_400_USAGE_LIMIT, ANTHROPIC_404, ANTHROPIC_429,
+from support.fakes import (ANTHROPIC_400_TEMP_TOP_P, ANTHROPIC_400_USAGE_LIMIT, ANTHROPIC_404, ANTHROPIC_429,
                       ANTHROPIC_529, AnthropicFake, FakeClock, Resp, anthropic_message, loopback_session,
                       make_config)
 

@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT_DIR, run_cli
-from fake_llm import OpenAIFake, Resp, make_config
+from support.workdirs import ROOT_DIR, run_cli
+from support.fakes import OpenAIFake, Resp, make_config
 
 from hepmini import cli, config
 from hepmini.agent import standins

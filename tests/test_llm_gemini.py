@@ -1,7 +1,7 @@
 """Gemini generateContent against the fake: URL, header key, thoughts, safety blocks, errors, RetryInfo."""
 
 import pytest
-from fake_llm import (GEMINI_400_EMPTY_PARTS, GEMINI_400_KEY, GEMINI_403, GEMINI_404, GEMINI_503, FakeClock,
+from support.fakes import (GEMINI_400_EMPTY_PARTS, GEMINI_400_KEY, GEMINI_403, GEMINI_404, GEMINI_503, FakeClock,
                       GeminiFake, Resp, gemini_429, gemini_response, loopback_session, make_config)
 
 from hepmini.llm.client import client_for

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from fake_llm import (LITELLM_400_BUDGET, LITELLM_400_WRAPPED, LITELLM_401, LITELLM_429, LLAMACPP_503_LOADING,
+from support.fakes import (LITELLM_400_BUDGET, LITELLM_400_WRAPPED, LITELLM_401, LITELLM_429, LLAMACPP_503_LOADING,
                       OLLAMA_404, OPENAI_400_MAX_TOKENS, OPENAI_400_STOP, OPENAI_400_TEMPERATURE, OPENAI_400_TOP_P,
                       VLLM_400, VLLM_OLD_FLAT, FakeClock, OpenAIFake, Resp, loopback_session, make_config,
                       openai_completion)

@@ -5,7 +5,7 @@ import logging
 import time
 
 import pytest
-from fake_llm import (ANTHROPIC_401, ANTHROPIC_529, CLOUDFLARE_524, GEMINI_400_KEY, NGINX_502, OPENAI_429_QUOTA,
+from support.fakes import (ANTHROPIC_401, ANTHROPIC_529, CLOUDFLARE_524, GEMINI_400_KEY, NGINX_502, OPENAI_429_QUOTA,
                       OPENAI_429_TPM, OPENAI_500, AnthropicFake, FakeClock, GeminiFake, OpenAIFake, Resp,
                       loopback_session, make_config)
 

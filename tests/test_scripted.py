@@ -6,7 +6,7 @@ import re
 import shutil
 
 import pytest
-from conftest import run_cli
+from support.workdirs import run_cli
 
 from hepmini import config
 from hepmini.agent import loop

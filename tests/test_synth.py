@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import uproot
 
-from conftest import ROOT_DIR, run_cli
+from support.workdirs import ROOT_DIR, run_cli
 from hepmini import layout
 from hepmini.data import synth
 

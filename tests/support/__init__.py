@@ -1,0 +1,1 @@
+"""Helpers the tests share: loopback fake servers, real subprocesses, copied workdirs."""

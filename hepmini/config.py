@@ -5,12 +5,12 @@ This is the only module that reads os.environ (API keys included); everything el
 
 import configparser
 import dataclasses
-import difflib
 import os
 from pathlib import Path
 from typing import Mapping, Optional
 
 from hepmini.errors import ConfigError
+from hepmini.files import did_you_mean
 
 # API keys per provider, in lookup order (first set wins).
 KEY_VARIABLES = {
@@ -34,7 +34,7 @@ ENDPOINT_FIELDS = ("base_url", "protocol", "key_env", "max_tokens_field")
 ENDPOINT_PROTOCOLS = ("openai", "anthropic", "gemini")
 ENDPOINT_VARIABLE_PREFIX = "HEPMINI_ENDPOINT_"
 # Variables generated code may see (the sandbox builds its environment from these, never from keys).
-PASSTHROUGH_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS",
+ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS",
                          "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
                          "OPENBLAS_L2_SIZE")
 
@@ -132,8 +132,7 @@ def _coerce(name: str, raw):
 
 def _hint(name: str, known) -> str:
     """The nearest known name as ' (did you mean X?)', or the whole list when none is close."""
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {close[0]}?)" if close else f"; known: {', '.join(known)}"
+    return did_you_mean(name, known, f"; known: {', '.join(known)}")
 
 
 def _check_name(name: str, origin: str) -> str:
@@ -236,7 +235,7 @@ def resolve(overrides: Optional[Mapping] = None, *, environ: Optional[Mapping] =
     for name, fields in endpoints.items():
         if fields.get("key_env") and environ.get(fields["key_env"]):
             keys[name] = environ[fields["key_env"]]
-    passthrough = {v: environ[v] for v in PASSTHROUGH_VARIABLES if v in environ}
+    passthrough = {v: environ[v] for v in ENV_ALLOWLIST if v in environ}
     cfg = Config(**values, keys=keys, base_urls=base_urls, endpoints=endpoints,
                  passthrough_env=passthrough, user_env=Secrets(environ),
                  tabpfn_cache_dir=environ.get("TABPFN_MODEL_CACHE_DIR", ""))

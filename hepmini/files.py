@@ -100,3 +100,24 @@ def mtime_ns(path):
         return os.stat(path).st_mtime_ns
     except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+def nearest(name: str, known, n: int = 1, cutoff: float = 0.6) -> list:
+    """The names in `known` closest to `name` (difflib), best first.
+
+    >>> nearest("clasifier", ["classifier", "scale", "seed"])
+    ['classifier']
+    """
+    import difflib
+
+    return difflib.get_close_matches(str(name), list(known), n=n, cutoff=cutoff)
+
+
+def did_you_mean(name: str, known, otherwise: str = "") -> str:
+    """' (did you mean X?)' for the closest known name, else `otherwise`.
+
+    >>> did_you_mean("categorise", ["categorize", "classify"]), did_you_mean("zz", ["a"], "; known: a")
+    (' (did you mean categorize?)', '; known: a')
+    """
+    close = nearest(name, known)
+    return f" (did you mean {close[0]}?)" if close else otherwise

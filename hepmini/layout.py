@@ -57,12 +57,10 @@ def rules():
 
 def get(name: str):
     """Return the step module called `name` (step1..step5 or its title, e.g. `categorize`)."""
-    import difflib
+    from hepmini.files import did_you_mean
 
     for step in steps():
         if name in (step.NAME, step.TITLE, f"{step.NAME}_{step.TITLE}"):
             return step
     names = [s.NAME for s in steps()] + [s.TITLE for s in steps()]
-    hint = difflib.get_close_matches(name, names, n=1)
-    raise UnknownStep(f"unknown step '{name}'" + (f" (did you mean {hint[0]}?)" if hint else "")
-                      + f"; steps are {', '.join(s.NAME for s in steps())}")
+    raise UnknownStep(f"unknown step '{name}'" + did_you_mean(name, names) + f"; steps are {', '.join(s.NAME for s in steps())}")

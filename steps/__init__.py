@@ -9,6 +9,7 @@ Each step module defines:
   OUTPUTS          paths (relative to the solution dir) it must write
   VALIDATE         {output path: kind} compared by the validator (npy, json, summary)
   CODE             hepmini modules whose change makes the step stale
+  TOOLS            hepmini.tools functions the task prompt quotes and the code must use
   PARAMS           Config fields passed to the script; a change makes the step stale
 """
 

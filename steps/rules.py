@@ -24,6 +24,24 @@ SAMPLES = [sample_name(f) for f in ALL_FILES]
 DATA_SAMPLES = [sample_name(f) for f in DATA_FILES]
 MC_SAMPLE_NAMES = [sample_name(f) for f in MC_FILES]
 
+# The 81 branches of tree `mini`, in file order, with their type: I int32, U uint32, F float32, O bool;
+# a "v" prefix is a vector of it (atlas_gamgam.md §3).
+_ROOT_BRANCHES = """runNumber:I eventNumber:I channelNumber:I mcWeight:F scaleFactor_PILEUP:F
+scaleFactor_ELE:F scaleFactor_MUON:F scaleFactor_PHOTON:F scaleFactor_TAU:F scaleFactor_BTAG:F
+scaleFactor_LepTRIGGER:F scaleFactor_PhotonTRIGGER:F trigE:O trigM:O trigP:O lep_n:U
+lep_truthMatched:vO lep_trigMatched:vO lep_pt:vF lep_eta:vF lep_phi:vF lep_E:vF lep_z0:vF
+lep_charge:vI lep_type:vU lep_isTightID:vO lep_ptcone30:vF lep_etcone20:vF
+lep_trackd0pvunbiased:vF lep_tracksigd0pvunbiased:vF met_et:F met_phi:F jet_n:U jet_pt:vF
+jet_eta:vF jet_phi:vF jet_E:vF jet_jvt:vF jet_trueflav:vI jet_truthMatched:vO jet_MV2c10:vF
+photon_n:U photon_truthMatched:vO photon_trigMatched:vO photon_pt:vF photon_eta:vF photon_phi:vF
+photon_E:vF photon_isTightID:vO photon_ptcone30:vF photon_etcone20:vF photon_convType:vI tau_n:U
+tau_pt:vF tau_eta:vF tau_phi:vF tau_E:vF tau_isTightID:vO tau_truthMatched:vO tau_trigMatched:vO
+tau_nTracks:vI tau_BDTid:vF ditau_m:F lep_pt_syst:vF met_et_syst:F jet_pt_syst:vF
+photon_pt_syst:vF tau_pt_syst:vF XSection:F SumWeights:F largeRjet_n:U largeRjet_pt:vF
+largeRjet_eta:vF largeRjet_phi:vF largeRjet_E:vF largeRjet_m:vF largeRjet_truthMatched:vI
+largeRjet_D2:vF largeRjet_tau32:vF largeRjet_pt_syst:vF tau_charge:vI"""
+ROOT_BRANCHES = [tuple(item.split(":")) for item in _ROOT_BRANCHES.split()]
+
 # ---- step 1: inspection --------------------------------------------------------------------------
 SUMMARY_JSON = "inspect/summary.json"
 SUMMARY_TXT = "inspect/summary.txt"

@@ -12,4 +12,5 @@ INPUTS = []
 OUTPUTS = [rules.SUMMARY_JSON, rules.SUMMARY_TXT]
 VALIDATE = {rules.SUMMARY_JSON: "summary"}
 CODE = ["data/rootio.py"]
+TOOLS = []
 PARAMS = []

@@ -12,4 +12,5 @@ INPUTS = []
 OUTPUTS = list(rules.NTUPLES)
 VALIDATE = {path: "npy" for path in rules.NTUPLES}
 CODE = ["data/rootio.py"]
+TOOLS = []
 PARAMS = []

@@ -12,4 +12,5 @@ INPUTS = list(rules.NTUPLES)
 OUTPUTS = [rules.SIGNAL_ARRAY, rules.BKGD_ARRAY, rules.BKGD_ESTIMATE]
 VALIDATE = {rules.SIGNAL_ARRAY: "npy", rules.BKGD_ARRAY: "npy", rules.BKGD_ESTIMATE: "json"}
 CODE = ["analysis/physics.py"]
+TOOLS = []
 PARAMS = []

@@ -12,4 +12,5 @@ INPUTS = [rules.SIGNAL_ARRAY, rules.BKGD_ARRAY, rules.SIGNAL_SCORES, rules.BKGD_
 OUTPUTS = [rules.BOUNDARIES, rules.SIGNIFICANCES]
 VALIDATE = {rules.BOUNDARIES: "npy", rules.SIGNIFICANCES: "npy"}
 CODE = ["analysis/physics.py", "tools.py"]
+TOOLS = ["load_datasets", "get_significance", "place_boundary"]
 PARAMS = []

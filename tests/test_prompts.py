@@ -148,7 +148,7 @@ def test_prompt_numbers_follow_rules_py(monkeypatch):
 @pytest.mark.parametrize("step", ["step4", "step5"])
 def test_tool_headers_are_read_from_the_code(step):
     text = rendered(step)
-    for name in prompts.STEP_TOOLS[Path(layout.get(step).PROMPT).stem]:
+    for name in layout.get(step).TOOLS:
         func = getattr(tools, name)
         assert f"def {name}{inspect.signature(func)}:" in text
         doc = inspect.getdoc(func).splitlines()

@@ -1,6 +1,5 @@
 """Models by name: `provider:model` clients and the offline stand-ins, behind one client_for and one check_model."""
 
-from hepmini.errors import ConfigError
 
 STANDIN_PREFIX = "scripted:"
 

@@ -18,11 +18,6 @@ from hepmini import layout
 from hepmini.errors import PromptError
 from hepmini.layout import PACKAGE_DIR, tree_dir
 
-# Provided functions quoted in each task prompt ($tool_headers), in the order shown.
-STEP_TOOLS = {
-    "step4_classify": ["train_and_score"],
-    "step5_categorize": ["load_datasets", "get_significance", "place_boundary"],
-}
 TOOLS_IMPORT = "from hepmini.tools import *"
 # The paper's seven error categories (Table 1, §V.3); the classifier answers ***<one of these>***.
 ERROR_CATEGORIES = ("all data weights = 0", "dummy data created", "function-calling error",
@@ -72,8 +67,9 @@ def render(name: str, **values) -> str:
     stem = Path(name).stem if name.endswith(".txt") else name
     filled = rule_values()
     filled.update(_path_values(values))
-    if stem in STEP_TOOLS:
-        filled["tool_headers"] = tool_headers(STEP_TOOLS[stem])
+    tools = [name for step in layout.steps() if Path(step.PROMPT).stem == stem for name in step.TOOLS]
+    if tools:   # the provided functions the task quotes ($tool_headers), in the step's order
+        filled["tool_headers"] = tool_headers(tools)
     filled.update(values)
     template = load(stem)
     missing = sorted(placeholders(stem) - set(filled))
@@ -241,5 +237,5 @@ def tool_headers(names) -> str:
 
 
 __all__ = ["render", "task_prompt", "tool_headers", "rule_values", "load", "names", "placeholders",
-           "template_path", "num", "ntuple_column_sources", "PromptError", "STEP_TOOLS",
+           "template_path", "num", "ntuple_column_sources", "PromptError",
            "ERROR_CATEGORIES", "VERDICT_ACCEPT", "VERDICT_REVISE", "TOOLS_IMPORT"]

@@ -42,14 +42,13 @@ import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from hepmini.config import ENV_ALLOWLIST
 from hepmini.errors import SandboxError
 from hepmini.files import sha256_file
 from hepmini.agent.sandbox_child import (PR_SET_CHILD_SUBREAPER, check_libc, hide_plan, load_libc, mount_plan,
                                    outermost, read_report)
 
 WRAPPER = str(Path(__file__).with_name("sandbox_child.py"))  # run as a script, see its docstring
-ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                 "MKL_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 UID_BASE, UID_SLOTS = 61000, 64         # one uid per concurrent run, so kill-by-uid hits only that run
 HASH_LIMIT = 200 * 2**20                # larger protected files are compared by size + mtime + inode

@@ -30,7 +30,10 @@ STATUSES = {
     "skipped": "a chained step whose inputs the agent's earlier steps did not make",
     "running": "the trial has started and not ended (a crashed or live process)",
 }
-FINAL = frozenset(STATUSES) - {"running"}
+FINAL = tuple(s for s in STATUSES if s != "running")
+COUNTED = ("success", "failed", "format_error", "tampered")       # the model's own outcomes: success rates
+FAILURES = COUNTED[1:]                                             # what the error classification explains
+EXCLUDED = ("infrastructure", "skipped", "harness_error")          # not the model's doing
 
 
 def trial_status(stop: str, passed: bool, escaped: bool = False) -> str:

@@ -289,7 +289,7 @@ def spec_from_args(cfg, args, out: Path) -> tuple:
         return cfg, dataclasses.replace(stored, trials=stored.trials if args.trials is None else args.trials,
                                         budget=stored.budget if args.budget is None else args.budget)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    steps = [layout.get(s.strip()).NAME for s in (args.steps or "step1,step2,step3,step4,step5").split(",")]
+    steps = [layout.get(s.strip()).NAME for s in (args.steps or ",".join(s.NAME for s in layout.steps())).split(",")]
     for name, values in (("models", models), ("steps", steps)):
         if len(set(values)) != len(values) or not values:
             raise ConfigError(f"--{name} must name each one once: {','.join(values) or '(none)'}")

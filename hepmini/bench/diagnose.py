@@ -27,6 +27,7 @@ import datetime
 import re
 from pathlib import Path
 
+from hepmini.agent.trial import FAILURES
 from hepmini import __version__
 from hepmini.bench import evidence
 from hepmini.agent import prompts
@@ -38,7 +39,6 @@ CATEGORIES = prompts.ERROR_CATEGORIES
 WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = CATEGORIES
 SHORT = {WEIGHTS: "weights=0", DUMMY: "dummy", CALLING: "func-call", BRANCH: "branch", MISSING: "file-nf",
          SEMANTIC: "semantic", OTHER: "other"}   # column heads of the confusion tables
-CLASSIFIED = ("failed", "format_error", "tampered")   # the statuses that are model failures
 LIMITS = ("token_limit", "cost_limit", "time_limit")    # loop ends that are the harness's limits
 LLM_LOG_CHARS = 120_000    # each log is cut to this (head and tail) in the classifier prompt
 LLM_PARAMS = {"temperature": 0.0, "max_tokens": 8192}
@@ -71,7 +71,7 @@ def classify_rules(directory, result=None) -> dict:
     """The rule verdict of one trial: {category, rule, evidence}; category None when there is no failure."""
     view = evidence.TrialView(directory, result)
     r, status = view.result, view.result.get("status")
-    if status not in CLASSIFIED:
+    if status not in FAILURES:
         return _verdict(None, "not-a-failure", f"status {status!r}: only failed trials are classified")
     if status == "tampered":
         return _verdict(OTHER, "tampered", "the generated code changed protected files: "

@@ -6,9 +6,9 @@ or placeholder data in the code, whether the code reads any input, and weight co
 """
 
 import ast
-import difflib
 import json
 import re
+from hepmini.files import nearest
 from pathlib import Path
 
 TAIL_BYTES = 64 * 1024     # how much of a run's stderr/stdout the rules read
@@ -150,10 +150,9 @@ def parse_exceptions(text: str) -> list:
 def _known_names() -> list:
     """Tree, branch, column and key names a step's code may look up."""
     from hepmini import layout
-    from hepmini.data import synth
 
     r = layout.rules()
-    return sorted({r.TREE, *(b for b, _ in synth.BRANCHES), *r.NTUPLE_COLUMNS, *r.ARRAY_COLUMNS,
+    return sorted({r.TREE, *(b for b, _ in r.ROOT_BRANCHES), *r.NTUPLE_COLUMNS, *r.ARRAY_COLUMNS,
                    *r.BKGD_ESTIMATE_KEYS})
 
 
@@ -163,7 +162,7 @@ def looks_like_branch(message: str) -> str:
     known = _known_names()
     lowered = {k.lower(): k for k in known}
     for key in keys:
-        if key in known or key.lower() in lowered or difflib.get_close_matches(key, known, n=1, cutoff=0.8):
+        if key in known or key.lower() in lowered or nearest(key, known, cutoff=0.8):
             return key
     return ""
 

@@ -19,14 +19,12 @@ import math
 import statistics
 from pathlib import Path
 
+from hepmini import layout
+from hepmini.agent.trial import COUNTED, FAILURES
 from hepmini.agent.prompts import ERROR_CATEGORIES
 
-COUNTED = ("success", "failed", "format_error", "tampered")      # the model's own outcomes
-EXCLUDED = ("infrastructure", "skipped", "harness_error")                 # not the model's doing
-FAILURES = ("failed", "format_error", "tampered")
 Z95 = 1.959963984540054
 PASS_K = (1, 2, 3, 5, 10)
-STEP_ORDER = ("step1", "step2", "step3", "step4", "step5")
 
 
 # ---- statistics -------------------------------------------------------------------------------------
@@ -202,7 +200,9 @@ def _mean_pass(cells: list, key: str) -> dict:
 
 
 def step_key(name: str):
-    return (STEP_ORDER.index(name), name) if name in STEP_ORDER else (len(STEP_ORDER), name)
+    """Sort key: the workflow order of steps/, unknown names last."""
+    order = [s.NAME for s in layout.steps()]
+    return (order.index(name), name) if name in order else (len(order), name)
 
 
 def summarize(records: list, models=None, steps=None) -> dict:

@@ -28,13 +28,13 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from hepmini.agent.trial import FINAL
 from hepmini import __version__
 from hepmini.errors import CampaignBusy, CampaignError
 from hepmini.files import append_jsonl, atomic_write_json, read_jsonl
 from hepmini.bench.pacing import spend_of
 
 FORMAT = "hepmini-campaign-1"
-FINAL = ("success", "failed", "format_error", "infrastructure", "tampered", "skipped")
 # Settings that change what a trial does, so a campaign fixes them (max_iterations is a field of its own).
 AGENT_FIELDS = ("token_limit", "cost_limit", "time_limit", "exec_timeout", "temperature", "max_output_tokens",
                 "fault_seed")

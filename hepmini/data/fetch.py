@@ -21,6 +21,7 @@ from pathlib import Path
 from hepmini.data.download import BACKOFF_CAP, BACKOFF_START, PART, Downloader
 from hepmini.errors import BadRootFile, BadStatus, ConfigError, FetchError, Offline
 from hepmini.files import atomic_write_text, sha256_file
+from hepmini.files import did_you_mean
 
 PUBLIC_BASE_URL = "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020"   # atlas_gamgam.md §2.1
 MIRROR_BASE_URL = "http://opendata.cern.ch/eos/opendata/atlas/OutreachDatasets/2020-01-22"
@@ -53,8 +54,7 @@ class Result:
 
 def select_files(spec: str = "data,mc") -> list:
     """Relative paths for a comma list of `data`, `mc` and sample names (data_A, mc_343981.ggH125_gamgam)."""
-    import difflib
-
+    
     from hepmini import layout
 
     rules = layout.rules()
@@ -69,8 +69,7 @@ def select_files(spec: str = "data,mc") -> list:
         elif token in by_name or token.removesuffix(".GamGam.root") in by_name:
             chosen.append(by_name[token.removesuffix(".GamGam.root")])
         else:
-            hint = difflib.get_close_matches(token, list(groups) + list(by_name), n=1)
-            more = f" (did you mean {hint[0]}?)" if hint else ""
+            more = did_you_mean(token, list(groups) + list(by_name))
             raise ConfigError(f"--files: unknown file set '{token}'{more}; use data, mc or sample names "
                               f"such as {', '.join(list(by_name)[:2])}")
     if not chosen:

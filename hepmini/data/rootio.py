@@ -1,9 +1,9 @@
 """Open ATLAS GamGam ROOT files with uproot, refusing wrong trees, missing branches and corrupt files."""
 
-import difflib
 from pathlib import Path
 
 from hepmini.errors import BadRootFile, MissingBranch, MissingData, WrongTree
+from hepmini import files
 
 # The 2025 release (36 fb^-1, GeV, tree `analysis`) looks similar but is a different format.
 RELEASE_2025_TREE = "analysis"
@@ -57,7 +57,7 @@ def open_tree(path, tree: str = "mini", needed=()):
     missing = [b for b in needed if b not in keys]
     if missing:
         more = f" (and {len(missing) - 1} more needed branches)" if len(missing) > 1 else ""
-        nearest = difflib.get_close_matches(missing[0], keys, n=3, cutoff=0.5)
+        nearest = files.nearest(missing[0], keys, n=3, cutoff=0.5)
         hint = (f"nearest: {', '.join(nearest)}" if nearest else
                 f"nearest: none; the tree has {len(keys)} branches, e.g. {', '.join(keys[:4])}")
         raise MissingBranch(f"{path}: tree '{tree}' has no branch '{missing[0]}'{more} ({hint}); "

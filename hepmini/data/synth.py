@@ -28,21 +28,15 @@ import numpy as np
 
 # ---- format: §1.2, in on-disk order; U = scalar counter (written as Int_t, see above) ---------
 _TYPES = {"I": "int32", "U": "uint32", "F": "float32", "O": "bool"}    # "v" prefix: a vector of it
-_BRANCHES = """runNumber:I eventNumber:I channelNumber:I mcWeight:F scaleFactor_PILEUP:F
-scaleFactor_ELE:F scaleFactor_MUON:F scaleFactor_PHOTON:F scaleFactor_TAU:F scaleFactor_BTAG:F
-scaleFactor_LepTRIGGER:F scaleFactor_PhotonTRIGGER:F trigE:O trigM:O trigP:O lep_n:U
-lep_truthMatched:vO lep_trigMatched:vO lep_pt:vF lep_eta:vF lep_phi:vF lep_E:vF lep_z0:vF
-lep_charge:vI lep_type:vU lep_isTightID:vO lep_ptcone30:vF lep_etcone20:vF
-lep_trackd0pvunbiased:vF lep_tracksigd0pvunbiased:vF met_et:F met_phi:F jet_n:U jet_pt:vF
-jet_eta:vF jet_phi:vF jet_E:vF jet_jvt:vF jet_trueflav:vI jet_truthMatched:vO jet_MV2c10:vF
-photon_n:U photon_truthMatched:vO photon_trigMatched:vO photon_pt:vF photon_eta:vF photon_phi:vF
-photon_E:vF photon_isTightID:vO photon_ptcone30:vF photon_etcone20:vF photon_convType:vI tau_n:U
-tau_pt:vF tau_eta:vF tau_phi:vF tau_E:vF tau_isTightID:vO tau_truthMatched:vO tau_trigMatched:vO
-tau_nTracks:vI tau_BDTid:vF ditau_m:F lep_pt_syst:vF met_et_syst:F jet_pt_syst:vF
-photon_pt_syst:vF tau_pt_syst:vF XSection:F SumWeights:F largeRjet_n:U largeRjet_pt:vF
-largeRjet_eta:vF largeRjet_phi:vF largeRjet_E:vF largeRjet_m:vF largeRjet_truthMatched:vI
-largeRjet_D2:vF largeRjet_tau32:vF largeRjet_pt_syst:vF tau_charge:vI"""
-BRANCHES = [tuple(item.split(":")) for item in _BRANCHES.split()]
+
+
+def _branches() -> list:
+    """[(name, type code)] of the 81 branches, in file order (steps/rules.py)."""
+    from hepmini import layout
+
+    return layout.rules().ROOT_BRANCHES
+
+
 CHUNK = 400_000          # entries per basket: few, large writes
 GEV = 1000.0             # the files are in MeV
 
@@ -363,7 +357,7 @@ def _data_file(rng, period, scale):
     b.update(_objects(rng, n, (0.8, 0), (0.025, 0.005), 22, False))
     b.update(runNumber=run[order], eventNumber=event[order], channelNumber=run[order], trigP=ph["trig"])
     # not filled in data: the official code forces weight 1 (§4.8)
-    weights = ["mcWeight", "XSection", "SumWeights"] + [x for x, _ in BRANCHES if x.startswith("scaleFactor")]
+    weights = ["mcWeight", "XSection", "SumWeights"] + [x for x, _ in _branches() if x.startswith("scaleFactor")]
     b.update({name: np.zeros(n) for name in weights})
     return b
 
@@ -408,10 +402,10 @@ def _write(path, arrays):
     import uproot
 
     n = len(arrays["runNumber"])
-    counters = {name: name.split("_")[0] + "_n" for name, code in BRANCHES if code.startswith("v")}
+    counters = {name: name.split("_")[0] + "_n" for name, code in _branches() if code.startswith("v")}
     # awkward types, not "var * float32" strings: uproot would parse each string (~20 ms apiece)
     types = {name: ak.types.ListType(ak.types.NumpyType(_TYPES[code[1:]])) if name in counters
-             else np.dtype(_TYPES[code]) for name, code in BRANCHES}
+             else np.dtype(_TYPES[code]) for name, code in _branches()}
     offsets = {c: np.append(0, np.cumsum(arrays[c])) for c in set(counters.values())}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -420,14 +414,14 @@ def _write(path, arrays):
             for a in range(0, max(n, 1), CHUNK):
                 z = min(a + CHUNK, n)
                 chunk = {}
-                for name, code in BRANCHES:
+                for name, code in _branches():
                     dtype = np.dtype(_TYPES[code.lstrip("v")])
                     if name in counters:
                         off = offsets[counters[name]]
                         flat = np.asarray(arrays[name][off[a]:off[z]], dtype)
-                        layout = ak.contents.ListOffsetArray(ak.index.Index64(off[a:z + 1] - off[a]),
+                        listed = ak.contents.ListOffsetArray(ak.index.Index64(off[a:z + 1] - off[a]),
                                                              ak.contents.NumpyArray(flat))
-                        chunk[name] = ak.Array(layout)
+                        chunk[name] = ak.Array(listed)
                     else:
                         chunk[name] = np.asarray(arrays[name][a:z], dtype)
                 tree.extend(chunk)

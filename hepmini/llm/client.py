@@ -35,7 +35,6 @@ a message or an exception. A Client keeps one HTTP session: use one Client per t
 """
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import random
@@ -49,6 +48,7 @@ from hepmini.llm.base import ROLES, Reply
 from hepmini.errors import AuthError, BadRequest, ConfigError, MalformedResponse
 from hepmini.files import append_jsonl
 from hepmini.llm.transport import post_json, scrub
+from hepmini.files import did_you_mean, nearest
 
 PARAMS = ("temperature", "max_tokens", "top_p", "top_k", "stop", "seed", "reasoning_effort",
           "thinking_budget")
@@ -100,7 +100,7 @@ def split_model(name: str, cfg=None) -> tuple:
         raise ConfigError(f"model {name!r} must be named provider:model, e.g. openai:gpt-5-mini "
                           f"(providers: {', '.join(known)})")
     if provider not in known:
-        hint = difflib.get_close_matches(provider, known, n=1)
+        hint = nearest(provider, known)
         more = f"did you mean {hint[0]}:{model}?" if hint else f"known: {', '.join(known)}"
         raise ConfigError(f"unknown provider '{provider}' in {name!r} ({more}); define other "
                           f"endpoints with [endpoint:NAME] or HEPMINI_ENDPOINT_NAME=URL")
@@ -154,9 +154,8 @@ def check_messages(messages, params):
                              "nothing was sent")
     for name in params:
         if name not in PARAMS:
-            hint = difflib.get_close_matches(name, PARAMS, n=1)
-            more = f"did you mean {hint[0]}?" if hint else f"supported: {', '.join(PARAMS)}"
-            raise BadRequest(f"unknown parameter {name!r} ({more}); nothing was sent")
+            more = did_you_mean(name, PARAMS, f" (supported: {', '.join(PARAMS)})")
+            raise BadRequest(f"unknown parameter {name!r}{more}; nothing was sent")
 
 
 # --- the client ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ command does on one machine: staging, atomic outputs, stamps, idempotent cells.
 
 import dataclasses
 import shlex
+import string
 import sys
 import time
 from pathlib import Path
@@ -172,8 +173,39 @@ def _files(render, paths, indent="        ") -> str:
     return "\n".join(f"{indent}{render(p)}," for p in paths)
 
 
+CAMPAIGN_COMMENT = """#
+# The campaign: one rule per model x step x trial cell, each `python -m hepmini bench ... --cell I`
+# (the same cell index as `bench --list-cells` and the Slurm export), output its result.json; a
+# finished cell is skipped by bench, and Snakemake runs no cell before the reference outputs it
+# reads and is validated against. Then `report`. Use --keep-going so one failed cell does not stop
+# the others; run `python -m hepmini report CAMPAIGN` by hand for a report on what finished.
+"""
+
+
+def _rule(name: str, comment: str, render, inputs, outputs, command: str) -> str:
+    return (f"rule {name}:  # {comment}\n    input:\n{_files(render, inputs)}\n    output:\n"
+            f"{_files(render, outputs)}\n    shell:\n        \"{command}\"\n")
+
+
+def _rules(nodes, names, render, spec, out) -> list:
+    """The step rules, then (for a campaign) one rule per cell and the report rule."""
+    rules = [_rule(n, nodes[n].title, render, nodes[n].inputs, nodes[n].outputs,
+                   f"{{HEPMINI}} run {n} --force {{OPTIONS}}") for n in names]
+    if spec is None:
+        return rules
+    all_cells = cells(spec, out)
+    # Bench exits 0 once the cell has a final result (success or not) and non-zero otherwise
+    # (a harness error, or the cell held by another process), so its exit code is the job's.
+    rules += [_rule(f"cell_{c.index}", f"{c.model} {c.step} trial {c.k}", render,
+                    nodes[c.step].inputs + nodes[c.step].outputs, [c.result],
+                    f"{{HEPMINI}} bench {{MATRIX}} --cell {c.index} {{OPTIONS}}") for c in all_cells]
+    rules.append(_rule("report", "the merge of every cell", render, [c.result for c in all_cells],
+                       report_outputs(out), "{HEPMINI} report {CAMPAIGN:q}"))
+    return rules
+
+
 def snakefile(cfg, spec=None, out: Optional[Path] = None) -> str:
-    """The Snakefile: data synthesis and the five steps, plus the cells and report of campaign `spec` in `out`."""
+    """The Snakefile (snakefile.tmpl): data synthesis and the five steps, plus the cells and report of `spec`."""
     from hepmini.analysis import dag
 
     cfg = absolute(cfg)
@@ -183,80 +215,21 @@ def snakefile(cfg, spec=None, out: Optional[Path] = None) -> str:
     for path in (_home(), Path(sys.executable), cfg.workdir, data) + (() if spec is None else (out,)):
         _check_path(path)
     roots = [("HEPMINI_HOME", _home()), ("WORKDIR", cfg.workdir), ("DATA", data)]
-    roots += [] if spec is None else [("CAMPAIGN", out)]
-    render = _Paths(roots)
-    lines = [
-        _header("snakefile"),
-        "# hepmini's analysis as Snakemake rules, generated from hepmini's own step graph (dag.build).",
-        "#   here:         snakemake --cores N      (dry run: snakemake -n; from elsewhere: -s PATH/Snakefile)",
-        "#   on a cluster: the same with an executor plugin, e.g. --executor slurm --jobs 100",
-        "#                 (pip install snakemake-executor-plugin-slurm; WORKDIR and HEPMINI_HOME must be on",
-        "#                 a filesystem every node sees). Re-export after changing settings: they are fixed below.",
-        "#",
-        "# Each step rule runs `python -m hepmini run STEP --force`, hepmini's own runner for one step, rather",
-        "# than the reference script with a staging directory spelled out here: that runner already writes",
-        "# into a private staging directory and moves the outputs into place only after the step succeeded",
-        "# (so an interrupted job never leaves a fresh-looking output, whatever the executor does), and it",
-        "# records the run, so `python -m hepmini status` agrees with Snakemake afterwards. Snakemake decides",
-        "# what runs; --force makes hepmini run the step it was given even when its own stamps say it is",
-        "# up to date (e.g. after snakemake --forcerun). Upstream steps are already built by then.",
-    ]
-    if spec is not None:
-        lines += [
-            "#",
-            "# The campaign: one rule per model x step x trial cell, each `python -m hepmini bench ... --cell I`",
-            "# (the same cell index as `bench --list-cells` and the Slurm export), output its result.json; a",
-            "# finished cell is skipped by bench, and Snakemake runs no cell before the reference outputs it",
-            "# reads and is validated against. Then `report`. Use --keep-going so one failed cell does not stop",
-            "# the others; run `python -m hepmini report CAMPAIGN` by hand for a report on what finished.",
-        ]
-    lines += [
-        "",
-        "import shlex",
-        "",
-        "# The interpreter and hepmini tree this was exported from; edit these to run another installation.",
-        f"PYTHON = {str(Path(sys.executable).absolute())!r}",
-        f"HEPMINI_HOME = {str(_home())!r}",
-        f"WORKDIR = {str(cfg.workdir)!r}",
-        "DATA = f'{WORKDIR}/data'" if cfg.data_dir is None else f"DATA = {str(data)!r}",
-    ]
-    lines += [] if spec is None else [f"CAMPAIGN = {str(out)!r}"]
-    lines += [
-        "",
-        "HEPMINI = f'PYTHONPATH={shlex.quote(HEPMINI_HOME)}${{PYTHONPATH:+:$PYTHONPATH}} "
-        "{shlex.quote(PYTHON)} -m hepmini'",
-        "# Every command gets these settings, so a node's own hepmini.cfg or HEPMINI_* variables cannot change them.",
-        "OPTIONS = ' '.join(shlex.quote(arg) for arg in ['--workdir', WORKDIR"
-        + ("" if cfg.data_dir is None else ", '--data-dir', DATA")
-        + "".join(f", {a!r}" for a in settings_args(cfg, nodes, spec)) + "])",
-    ]
-    if spec is not None:
-        lines.append("MATRIX = ' '.join(shlex.quote(arg) for arg in ["
-                     + "".join(f"{a!r}, " for a in bench_args(spec, out)[:-2]) + "'--out', CAMPAIGN])")
+    render = _Paths(roots + ([] if spec is None else [("CAMPAIGN", out)]))
+    options = ["'--workdir'", "WORKDIR"] + ([] if cfg.data_dir is None else ["'--data-dir'", "DATA"])
     targets = ([p for n in names if n != "data" for p in nodes[n].outputs] if spec is None
                else report_outputs(out))
-    lines += ["", "localrules: all" + ("" if spec is None else ", report"), "", "",
-              "rule all:", "    input:", _files(render, targets), ""]
-    for name in names:
-        node = nodes[name]
-        lines += [f"rule {name}:  # {node.title}", "    input:", _files(render, node.inputs),
-                  "    output:", _files(render, node.outputs),
-                  "    shell:", f'        "{{HEPMINI}} run {name} --force {{OPTIONS}}"', ""]
-    if spec is not None:
-        all_cells = cells(spec, out)
-        for cell in all_cells:
-            node = nodes[cell.step]
-            # Bench exits 0 once the cell has a final result (success or not) and non-zero otherwise
-            # (a harness error, or the cell held by another process), so its exit code is the job's.
-            lines += [f"rule cell_{cell.index}:  # {cell.model} {cell.step} trial {cell.k}",
-                      "    input:", _files(render, node.inputs + node.outputs),
-                      "    output:", _files(render, [cell.result]),
-                      "    shell:", f'        "{{HEPMINI}} bench {{MATRIX}} --cell {cell.index} {{OPTIONS}}"', ""]
-        lines += ["rule report:  # the merge of every cell",
-                  "    input:", _files(render, [c.result for c in all_cells]),
-                  "    output:", _files(render, report_outputs(out)),
-                  "    shell:", '        "{HEPMINI} report {CAMPAIGN:q}"', ""]
-    return "\n".join(lines) + "\n"
+    matrix = "" if spec is None else ("MATRIX = ' '.join(shlex.quote(arg) for arg in ["
+                                      + "".join(f"{a!r}, " for a in bench_args(spec, out)[:-2]) + "'--out', CAMPAIGN])")
+    template = string.Template((Path(__file__).with_name("snakefile.tmpl")).read_text(encoding="utf-8"))
+    return template.substitute(
+        header=_header("snakefile"), campaign_comment="" if spec is None else CAMPAIGN_COMMENT,
+        python=repr(str(Path(sys.executable).absolute())), home=repr(str(_home())), workdir=repr(str(cfg.workdir)),
+        data_line="DATA = f'{WORKDIR}/data'" if cfg.data_dir is None else f"DATA = {str(data)!r}",
+        campaign_line="" if spec is None else f"CAMPAIGN = {str(out)!r}",
+        options=", ".join(options + [repr(a) for a in settings_args(cfg, nodes, spec)]), matrix_line=matrix,
+        localrules="all" + ("" if spec is None else ", report"), targets=_files(render, targets),
+        rules="\n".join(rules for rules in _rules(nodes, names, render, spec, out)))
 
 
 # ---- Slurm ------------------------------------------------------------------------------------------

@@ -19,25 +19,15 @@ Simplification: ~4 failing events per event passing trigger+ID+isolation (the re
 which keeps the files small; the selected yields and shapes are unaffected.
 """
 
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from hepmini.data.rootwrite import branches, write_tree
+
 
 # ---- format: §1.2, in on-disk order; U = scalar counter (written as Int_t, see above) ---------
-_TYPES = {"I": "int32", "U": "uint32", "F": "float32", "O": "bool"}    # "v" prefix: a vector of it
-
-
-def _branches() -> list:
-    """[(name, type code)] of the 81 branches, in file order (steps/rules.py)."""
-    from hepmini import layout
-
-    return layout.rules().ROOT_BRANCHES
-
-
-CHUNK = 400_000          # entries per basket: few, large writes
 GEV = 1000.0             # the files are in MeV
 
 # ---- samples ------------------------------------------------------------------------------------
@@ -357,7 +347,7 @@ def _data_file(rng, period, scale):
     b.update(_objects(rng, n, (0.8, 0), (0.025, 0.005), 22, False))
     b.update(runNumber=run[order], eventNumber=event[order], channelNumber=run[order], trigP=ph["trig"])
     # not filled in data: the official code forces weight 1 (§4.8)
-    weights = ["mcWeight", "XSection", "SumWeights"] + [x for x, _ in _branches() if x.startswith("scaleFactor")]
+    weights = ["mcWeight", "XSection", "SumWeights"] + [x for x, _ in branches() if x.startswith("scaleFactor")]
     b.update({name: np.zeros(n) for name in weights})
     return b
 
@@ -396,40 +386,6 @@ def _mc_file(rng, dsid, scale):
     return b
 
 
-def _write(path, arrays):
-    """Write the tree `mini` atomically (temporary file in the same directory, then rename)."""
-    import awkward as ak
-    import uproot
-
-    n = len(arrays["runNumber"])
-    counters = {name: name.split("_")[0] + "_n" for name, code in _branches() if code.startswith("v")}
-    # awkward types, not "var * float32" strings: uproot would parse each string (~20 ms apiece)
-    types = {name: ak.types.ListType(ak.types.NumpyType(_TYPES[code[1:]])) if name in counters
-             else np.dtype(_TYPES[code]) for name, code in _branches()}
-    offsets = {c: np.append(0, np.cumsum(arrays[c])) for c in set(counters.values())}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with uproot.recreate(tmp, compression=uproot.ZSTD(1)) as f:
-            tree = f.mktree("mini", types, title="mini", counter_name=counters.__getitem__)
-            for a in range(0, max(n, 1), CHUNK):
-                z = min(a + CHUNK, n)
-                chunk = {}
-                for name, code in _branches():
-                    dtype = np.dtype(_TYPES[code.lstrip("v")])
-                    if name in counters:
-                        off = offsets[counters[name]]
-                        flat = np.asarray(arrays[name][off[a]:off[z]], dtype)
-                        listed = ak.contents.ListOffsetArray(ak.index.Index64(off[a:z + 1] - off[a]),
-                                                             ak.contents.NumpyArray(flat))
-                        chunk[name] = ak.Array(listed)
-                    else:
-                        chunk[name] = np.asarray(arrays[name][a:z], dtype)
-                tree.extend(chunk)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
 
 def generate(out_dir, scale=1.0, seed=20200122, progress=None) -> dict:
     """Write the four data and five MC files under out_dir/GamGam; return {relative path: entries}."""
@@ -445,7 +401,7 @@ def generate(out_dir, scale=1.0, seed=20200122, progress=None) -> dict:
         arrays = make(np.random.default_rng(stream), what, scale)
         path = out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write(path, arrays)
+        write_tree(path, arrays)
         written[rel] = len(arrays["runNumber"])
         if progress:
             progress(f"{rel}: {written[rel]} entries, {path.stat().st_size / 1e6:.1f} MB, "

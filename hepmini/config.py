@@ -16,21 +16,24 @@ from hepmini.files import did_you_mean
 KEY_VARIABLES = {
     "openai": ("OPENAI_API_KEY",),
     "anthropic": ("ANTHROPIC_API_KEY",),
-    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "gemini": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),     # google-genai prefers GOOGLE_API_KEY when both are set
     "cborg": ("CBORG_API_KEY",),
 }
-# Base-URL overrides, as the official SDKs honour them.
+# Base-URL overrides, in lookup order: those the official SDKs honour first (google-genai reads
+# GOOGLE_GEMINI_BASE_URL), then hepmini's own names.
 BASE_URL_VARIABLES = {
-    "openai": "OPENAI_BASE_URL",
-    "anthropic": "ANTHROPIC_BASE_URL",
-    "gemini": "GEMINI_BASE_URL",
-    "cborg": "CBORG_BASE_URL",
+    "openai": ("OPENAI_BASE_URL",),
+    "anthropic": ("ANTHROPIC_BASE_URL",),
+    "gemini": ("GOOGLE_GEMINI_BASE_URL", "GEMINI_BASE_URL"),
+    "cborg": ("CBORG_BASE_URL",),
 }
+# Headers the openai SDK sends from these variables (organization and project of the key).
+HEADER_VARIABLES = {"openai": (("OPENAI_ORG_ID", "OpenAI-Organization"), ("OPENAI_PROJECT_ID", "OpenAI-Project"))}
 # Named endpoints: an openai-compatible server (vLLM, Ollama, llama.cpp, a LiteLLM proxy) or a proxy's
 # anthropic/gemini route, as a section `[endpoint:NAME]` in setup.cfg/hepmini.cfg with these fields, or as
 # HEPMINI_ENDPOINT_<NAME>=<base url>. Models are then named NAME:model. A section may also override a
 # built-in provider's fields. The key comes from key_env (default <NAME>_API_KEY) and is optional.
-ENDPOINT_FIELDS = ("base_url", "protocol", "key_env", "max_tokens_field")
+ENDPOINT_FIELDS = ("base_url", "protocol", "key_env", "max_tokens_field", "stream")
 ENDPOINT_PROTOCOLS = ("openai", "anthropic", "gemini")
 ENDPOINT_VARIABLE_PREFIX = "HEPMINI_ENDPOINT_"
 # Variables generated code may see (the sandbox builds its environment from these, never from keys).
@@ -64,12 +67,14 @@ class Config:
     classifier_max_train: int = 2000    # training events per class and fold (TabPFN is slow on CPU)
     classifier_folds: int = 2
     call_log: str = ""                  # JSONL log of LLM calls; "" = WORKDIR/calls.jsonl
-    request_timeout: float = 300.0      # seconds per HTTP attempt
-    call_deadline: float = 900.0        # seconds for one LLM call including retries
+    request_timeout: float = 300.0      # seconds without a new byte that end an HTTP attempt (idle)
+    call_deadline: float = 900.0        # seconds for one LLM call, from connect to last byte, retries included
     max_retries: int = 6
+    stream: bool = True                 # ask LLM servers for server-sent events (0: servers that lack them)
     live: bool = False                  # HEPMINI_LIVE=1 enables tests against real endpoints
     keys: Secrets = dataclasses.field(default_factory=Secrets, repr=False)
     base_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    provider_headers: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     endpoints: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     passthrough_env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     # The whole environment as read once here, for the trusted subprocesses the user runs as themselves
@@ -98,8 +103,8 @@ class Config:
 
 # Keys a user may set from files, HEPMINI_* variables or --set.
 SETTABLE = [f.name for f in dataclasses.fields(Config)
-            if f.name not in ("keys", "base_urls", "endpoints", "passthrough_env", "user_env",
-                              "tabpfn_cache_dir")]
+            if f.name not in ("keys", "base_urls", "provider_headers", "endpoints", "passthrough_env",
+                              "user_env", "tabpfn_cache_dir")]
 
 
 def _coerce(name: str, raw):
@@ -230,13 +235,15 @@ def resolve(overrides: Optional[Mapping] = None, *, environ: Optional[Mapping] =
             if environ.get(var):
                 keys[provider] = environ[var]
                 break
-    base_urls = {p: environ[v] for p, v in BASE_URL_VARIABLES.items() if environ.get(v)}
+    base_urls = {p: next(environ[v] for v in names if environ.get(v)) for p, names in BASE_URL_VARIABLES.items()
+                 if any(environ.get(v) for v in names)}
+    headers = {p: {h: environ[v] for v, h in pairs if environ.get(v)} for p, pairs in HEADER_VARIABLES.items()}
     endpoints = _endpoint_settings(cwd, environ)
     for name, fields in endpoints.items():
         if fields.get("key_env") and environ.get(fields["key_env"]):
             keys[name] = environ[fields["key_env"]]
     passthrough = {v: environ[v] for v in ENV_ALLOWLIST if v in environ}
-    cfg = Config(**values, keys=keys, base_urls=base_urls, endpoints=endpoints,
+    cfg = Config(**values, keys=keys, base_urls=base_urls, provider_headers=headers, endpoints=endpoints,
                  passthrough_env=passthrough, user_env=Secrets(environ),
                  tabpfn_cache_dir=environ.get("TABPFN_MODEL_CACHE_DIR", ""))
     if cfg.jobs < 1:

@@ -21,6 +21,7 @@ def fake():
 
 
 def connect(fake, tmp_path, model="claude-sonnet-4-5", key=KEY, **settings):
+    settings.setdefault("stream", False)   # the JSON wire; streaming has its own tests
     clock = FakeClock()
     env = {"ANTHROPIC_BASE_URL": fake.url, **({"ANTHROPIC_API_KEY": key} if key else {})}
     client = client_for(f"anthropic:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
@@ -56,7 +57,7 @@ def test_thinking_budget_drops_temperature_and_thinking_is_not_text(fake, tmp_pa
     (anthropic_message("A", thinking="hmm", redacted=True), "A", "stop"),
     (anthropic_message(None, thinking="long thought", stop="max_tokens"), "", "length"),   # thinking ate it
     (anthropic_message("Par", stop="max_tokens"), "Par", "length"),
-    (anthropic_message("", stop="refusal"), "", "content_filter"),
+    (anthropic_message("", stop="refusal"), "", "refusal"),
     (anthropic_message("x", stop="stop_sequence"), "x", "stop"),
     (anthropic_message("x", stop="model_context_window_exceeded"), "x", "length"),
     (anthropic_message("x", stop="pause_turn"), "x", "error"),
@@ -119,9 +120,12 @@ def test_client_errors_are_not_retried(fake, tmp_path, status, body, cls, match)
     assert len(err.value.attempts) == 1 and client.fake_clock.sleeps == []
 
 
-def test_real_fake_rejects_temperature_with_top_p(fake, tmp_path):
-    with connect(fake, tmp_path) as client, pytest.raises(BadRequest, match="Please use only one"):
-        client.complete(HELLO, {"temperature": 0, "top_p": 0.9})
+def test_a_rejected_top_p_is_left_out_and_the_call_sent_again(fake, tmp_path):
+    with connect(fake, tmp_path) as client:
+        reply = client.complete(HELLO, {"temperature": 0, "top_p": 0.9})
+        again = client.complete(HELLO, {"temperature": 0, "top_p": 0.9})   # remembered: one request
+    assert "Please use only one" in reply.params_dropped["top_p"] and reply.params_sent["temperature"] == 0
+    assert [("top_p" in s.body) for s in fake.requests] == [True, False, False] and again.text
 
 
 def test_wrong_and_missing_key(fake, tmp_path):

@@ -10,7 +10,8 @@ from support.fakes import OpenAIFake, Resp, make_config
 
 from hepmini import cli, config
 from hepmini.agent import standins
-from hepmini.llm.client import client_for, endpoint_for, split_model
+from hepmini.llm.client import client_for
+from hepmini.llm.endpoints import endpoint_for, split_model
 from hepmini.llm.client import complete as llm_complete
 from hepmini.llm import prices
 from hepmini.errors import AuthError, BadRequest, ConfigError, RateLimited
@@ -52,7 +53,7 @@ def test_models_lists_models_endpoints_prices_and_key_state(env, capsys, tmp_pat
     assert "https://api.openai.com/v1" in line and "in 0.25 out 2 cached 0.025" in line
     assert "key set (OPENAI_API_KEY)" in line
     assert "NO KEY: set ANTHROPIC_API_KEY" in next(x for x in out.splitlines() if x.startswith("anthropic:"))
-    assert "GEMINI_API_KEY or GOOGLE_API_KEY" in out
+    assert "GOOGLE_API_KEY or GEMINI_API_KEY" in out
     assert "gpu:<any model>" in out and "http://gpu01:8000/v1" in out and "optional GPU_API_KEY" in out
     assert "ollama:<any model>" in out and "no key needed" in out
     assert "cborg:gpt-oss-120b" in out and "x-litellm-response-cost" in out

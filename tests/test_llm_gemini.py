@@ -20,6 +20,7 @@ def fake():
 
 
 def connect(fake, tmp_path, model="gemini-2.5-flash", env=None, **settings):
+    settings.setdefault("stream", False)   # the JSON wire; streaming has its own tests
     clock = FakeClock()
     env = {"GEMINI_API_KEY": KEY, "GEMINI_BASE_URL": fake.url, **(env or {})}
     client = client_for(f"gemini:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
@@ -103,7 +104,7 @@ def test_prompt_blocked_is_a_200_content_filter(fake, tmp_path):
 def test_invalid_key_400_is_an_auth_error(fake, tmp_path):
     with connect(fake, tmp_path, env={"GEMINI_API_KEY": "AIza-wrong"}) as client, pytest.raises(AuthError) as err:
         client.complete(CHAT)
-    assert "API key not valid" in str(err.value) and "GEMINI_API_KEY or GOOGLE_API_KEY" in str(err.value)
+    assert "API key not valid" in str(err.value) and "GOOGLE_API_KEY or GEMINI_API_KEY" in str(err.value)
     assert err.value.status == 400 and len(err.value.attempts) == 1
 
 

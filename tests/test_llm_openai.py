@@ -10,7 +10,7 @@ from support.fakes import (LITELLM_400_BUDGET, LITELLM_400_WRAPPED, LITELLM_401,
 
 from hepmini.llm.client import client_for
 from hepmini.llm import openai
-from hepmini.errors import AuthError, BadRequest, QuotaExceeded, RateLimited
+from hepmini.errors import AuthError, BadRequest, MalformedResponse, QuotaExceeded, RateLimited
 
 KEY = "sk-test-openai-0001"
 HELLO = [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Capital of France?"}]
@@ -24,6 +24,7 @@ def fake():
 
 def connect(fake, tmp_path, model, provider="openai", env=None, **settings):
     """A client whose waits are instant (FakeClock), pointed at `fake`."""
+    settings.setdefault("stream", False)   # the JSON wire; streaming has its own tests
     env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1", **(env or {})}
     clock = FakeClock()
     client = client_for(f"{provider}:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
@@ -79,7 +80,7 @@ def test_unsupported_parameter_400_is_a_bad_request_with_the_fix(fake, tmp_path,
     with connect(fake, tmp_path, "gpt-4.1") as client, pytest.raises(BadRequest) as err:
         client.complete(HELLO)
     assert body["error"]["message"] in str(err.value)
-    assert f"change or drop the parameter '{param}'" in str(err.value)
+    assert f"the model rejects the parameter '{param}'" in str(err.value) or "max_tokens_field" in str(err.value)
     assert err.value.status == 400 and len(err.value.attempts) == 1 and client.fake_clock.sleeps == []
     assert err.value.provider_message == body["error"]["message"]
 
@@ -131,7 +132,7 @@ def test_reasoning_exhaustion_is_an_empty_length_reply(fake, tmp_path):
 
 
 @pytest.mark.parametrize("message, finish, text, expected", [
-    ({"content": None, "refusal": "I can't help with that."}, "stop", "", "content_filter"),
+    ({"content": None, "refusal": "I can't help with that."}, "stop", "", "refusal"),
     ({"content": "partial"}, "content_filter", "partial", "content_filter"),
     ({"content": None}, "stop", "", "stop"),             # gpt-5.x: null content, stop (§5.2)
     ({"content": "x"}, "tool_calls", "x", "stop"),
@@ -147,13 +148,15 @@ def test_finish_reasons_and_odd_messages(message, finish, text, expected):
     assert (reply.text, reply.finish_reason) == (text, expected)
 
 
-def test_empty_choices_and_200_with_error_object():
-    assert openai.parse_response({"choices": [], "model": "m"}).finish_reason == "error"
-    body = openai_completion(None)
-    body["error"] = {"message": "upstream failed", "code": 502}     # OpenRouter/LiteLLM (litellm#8448)
-    reply = openai.parse_response(body)
-    assert reply.text == "" and reply.finish_reason == "error"
-    assert openai.parse_response({"error": {"message": "x"}}).finish_reason == "error"
+def test_empty_choices_and_200_with_error_object_are_the_servers_fault():
+    with pytest.raises(MalformedResponse, match="no choices"):
+        openai.parse_response({"choices": [], "model": "m"})
+    with pytest.raises(MalformedResponse, match="upstream failed"):   # OpenRouter/LiteLLM (litellm#8448)
+        openai.parse_response({"error": {"message": "upstream failed", "code": 502}})
+    body = openai_completion(None, completion=0)
+    with pytest.raises(MalformedResponse, match="empty"):
+        openai.parse_response(body)
+    assert openai.parse_response(openai_completion("", finish="length")).finish_reason == "length"
 
 
 # --- compatible servers --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ def fake():
 
 def connect(fake, tmp_path, model="gpt-4.1", clock=None, rng=lambda: 0.0, wallclock=time.time, **settings):
     """A client with instant waits; rng=0 makes the backoff exactly 0.5, 1, 2, 4, 8, 8..."""
+    settings.setdefault("stream", False)   # the JSON wire; streaming has its own tests
     clock = clock or FakeClock()
     env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1"}
     client = client_for(f"openai:{model}", make_config(tmp_path, env, **settings), sleep=clock.sleep,
@@ -183,12 +184,16 @@ def test_html_pages_from_proxies(fake, tmp_path, status, page, title):
     assert f"HTTP {status} '{title}'" in str(err.value) and "<" not in str(err.value)
 
 
-@pytest.mark.parametrize("body", ['{"id": "chatcmpl-1", "choices": [{"mess', "[1, 2]", '{"object": "x"}', "null"])
-def test_malformed_2xx_is_not_retried(fake, tmp_path, body):
-    fake.script(Resp(200, body))
-    with connect(fake, tmp_path) as client, pytest.raises(MalformedResponse) as err:
+@pytest.mark.parametrize("body", ['{"id": "chatcmpl-1", "choices": [{"mess', "[1, 2]", '{"object": "x"}', "null",
+                                  '{"choices": []}'])
+def test_a_malformed_or_empty_2xx_is_the_servers_fault_retried_then_reported(fake, tmp_path, body):
+    fake.script(*[Resp(200, body)] * 3)
+    with connect(fake, tmp_path, max_retries=2) as client, pytest.raises(MalformedResponse) as err:
         client.complete(HELLO)
-    assert len(err.value.attempts) == 1 and err.value.status == 200
+    assert len(err.value.attempts) == 3 and err.value.status == 200 and err.value.retryable
+    fake.script(Resp(200, body))
+    with connect(fake, tmp_path) as client:
+        assert client.complete(HELLO).text == "Paris."     # the next attempt's proper answer is taken
 
 
 def test_bad_base_url_is_reported(tmp_path):

@@ -14,6 +14,18 @@ def label(name: str) -> str:
     return f"{name} (SCRIPTED STAND-IN, not a language model)" if is_standin(name) else name
 
 
+def check_name(name: str, cfg) -> None:
+    """Fail on a model name that names no stand-in and no known provider (keys are not checked)."""
+    if is_standin(name):
+        from hepmini.agent import standins
+
+        standins.check_name(name)
+        return
+    from hepmini.llm.endpoints import split_model
+
+    split_model(name, cfg)
+
+
 def check_model(name: str, cfg, *, what: str = "nothing was run") -> None:
     """Fail before anything runs on an unknown model name or a missing API key (one line, the fix)."""
     if is_standin(name):
@@ -21,7 +33,7 @@ def check_model(name: str, cfg, *, what: str = "nothing was run") -> None:
 
         standins.check_name(name)
         return
-    from hepmini.llm.client import check_key
+    from hepmini.llm.endpoints import check_key
 
     check_key(name, cfg, what)
 

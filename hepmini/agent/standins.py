@@ -234,7 +234,7 @@ class ScriptedModel:
     def close(self):
         pass
 
-    def complete(self, messages, params=None) -> Reply:
+    def complete(self, messages, params=None, on_event=None) -> Reply:
         """Answer as supervisor (initial or review) or coder, judged by the system prompt."""
         start = time.monotonic()
         self.calls += 1
@@ -337,7 +337,7 @@ class Replay:
         self.replies, self.model, self.calls = list(replies), model, []
         self.name = model
 
-    def complete(self, messages, params=None) -> Reply:
+    def complete(self, messages, params=None, on_event=None) -> Reply:
         params = dict(params or {})
         check_messages(messages, params)
         self.calls.append({"messages": [dict(m) for m in messages], "params": params})

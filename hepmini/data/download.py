@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hepmini.retry import RetryPolicy, server_wait
 from hepmini.errors import BadStatus, FetchError, MissingData, Offline, WorkdirError
 
 PART = ".part"
@@ -24,7 +25,9 @@ CHUNK = 1 << 20
 TIMEOUT = (10.0, 60.0)            # seconds to connect, and of silence while reading
 RETRIES = 8                       # failed attempts in a row (no new bytes) before a file is given up
 BACKOFF_START, BACKOFF_CAP = 1.0, 60.0
-MAX_RETRY_AFTER = 300.0
+MAX_RETRY_AFTER = 300.0     # a longer Retry-After is shortened to this: a download is worth the wait
+POLICY = RetryPolicy(max_retries=RETRIES, initial=BACKOFF_START, cap=BACKOFF_CAP, jitter=0.0,
+                     max_server_wait=MAX_RETRY_AFTER)
 
 
 class _Retry(Exception):
@@ -86,7 +89,7 @@ class Downloader:
                     have = part.stat().st_size if part.exists() else 0
                     raise FetchError(f"gave up after {self.retries} retries ({exc}); run the same "
                                      f"command again to resume from byte {have}") from None
-                wait = exc.wait if exc.wait is not None else min(BACKOFF_CAP, BACKOFF_START * 2 ** failures)
+                wait = exc.wait if exc.wait is not None else POLICY.backoff(failures + 1)
                 failures += 1
                 self.note(f"{part.name.removesuffix(PART)}: {exc}; retry {failures}/{self.retries}"
                           + (f" in {wait:.0f} s" if wait else ""))
@@ -112,7 +115,8 @@ class Downloader:
             self.reached = True
             status = resp.status_code
             if status == 429 or status >= 500:
-                raise _Retry(f"HTTP {status} {resp.reason}", _retry_after(resp.headers.get("Retry-After")))
+                asked = server_wait({k.lower(): v for k, v in resp.headers.items()})
+                raise _Retry(f"HTTP {status} {resp.reason}", None if asked is None else min(asked, MAX_RETRY_AFTER))
             if status == 416 and have:
                 total = _content_range(resp.headers.get("Content-Range", ""))[2]
                 self._announce(total, part)
@@ -270,26 +274,6 @@ def _content_range(value: str):
         if a.strip().isdigit() and b.strip().isdigit():
             start, end = int(a), int(b)
     return start, end, int(total) if total.strip().isdigit() else None
-
-
-def _retry_after(value):
-    """Seconds a Retry-After header asks for (capped), or None for the backoff.
-
-    >>> _retry_after("7"), _retry_after("9999"), _retry_after(None), _retry_after("soon")
-    (7.0, 300.0, None, None)
-    """
-    import email.utils
-
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _connect_failure(exc):

@@ -1,21 +1,25 @@
 """Anthropic Messages API: system outside the messages, max_tokens required, text blocks only.
 
-Two pure functions; hepmini.llm.transport does the HTTP. Wire format: ../shared/reference/providers.md §2.
+Pure functions and one stream accumulator; hepmini.llm.transport does the HTTP. Wire format:
+../shared/reference/providers.md §2; streaming: message_start, content_block_start/delta/stop,
+message_delta (stop_reason, output tokens), message_stop; ping and error events.
 """
 
+import json
+
 from hepmini.errors import MalformedResponse
-from hepmini.llm.base import Reply, Request, Usage, token_count
+from hepmini.llm.base import Reply, Request, StreamError, Usage, empty_answer, token_count
 
 VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192     # required by the API; 8192 is the SDK's non-streaming limit for Opus 4.x
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop", "max_tokens": "length",
-          "model_context_window_exceeded": "length", "refusal": "content_filter"}
+          "model_context_window_exceeded": "length", "refusal": "refusal"}
 
 
-def build_request(endpoint, key, model, messages, params) -> Request:
+def build_request(endpoint, key, model, messages, params, stream: bool = False) -> Request:
     """The POST {base}/v1/messages request; system messages are joined into the top-level `system`.
 
-    >>> from hepmini.llm.client import PROVIDERS
+    >>> from hepmini.llm.endpoints import PROVIDERS
     >>> r = build_request(PROVIDERS["anthropic"], "k", "claude-haiku-4-5",
     ...                   [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "hi"}],
     ...                   {"temperature": 0, "seed": 1})
@@ -25,6 +29,7 @@ def build_request(endpoint, key, model, messages, params) -> Request:
     headers = {"content-type": "application/json", "anthropic-version": VERSION}
     if key:
         headers["x-api-key"] = key
+    headers.update(endpoint.headers)
     thinking = params.get("thinking_budget")
     sent, dropped = {"max_tokens": params.get("max_tokens", DEFAULT_MAX_TOKENS)}, {}
     for name, value in params.items():
@@ -46,6 +51,8 @@ def build_request(endpoint, key, model, messages, params) -> Request:
     system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
     if system:
         body["system"] = system
+    if stream:
+        body["stream"] = True
     return Request(endpoint.base_url.rstrip("/") + "/v1/messages", headers, body, sent, dropped)
 
 
@@ -63,16 +70,84 @@ def parse_response(data) -> Reply:
     """
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
         raise MalformedResponse("the body is not a Messages object with a 'content' list")
+    if not data["content"]:
+        raise MalformedResponse(f"the answer has no content blocks (stop_reason {data.get('stop_reason')})")
     text = "".join(b.get("text", "") for b in data["content"] if isinstance(b, dict) and b.get("type") == "text")
-    raw = data.get("usage")
-    if isinstance(raw, dict):
-        write = token_count(raw.get("cache_creation_input_tokens"))
-        read = token_count(raw.get("cache_read_input_tokens"))
-        inp, out = token_count(raw.get("input_tokens")) + write + read, token_count(raw.get("output_tokens"))
-        usage = Usage(input=inp, output=out, cached_input=read, cache_write=write, total=inp + out,
-                      reported=True)
-    else:
-        usage = Usage()
+    usage = _usage(data.get("usage"))
     stop = data.get("stop_reason")
-    return Reply(text, usage, FINISH.get(stop, "error"), str(data.get("model") or ""), data,
-                 finish_raw=str(stop))
+    if empty_answer(text, "", usage) and stop != "max_tokens":
+        raise MalformedResponse(f"the answer is empty (no text, no output tokens; stop_reason {stop})")
+    finish = FINISH.get(stop, "error")
+    return Reply(text, usage, finish, str(data.get("model") or ""), data, finish_raw=str(stop),
+                 refusal=text if finish == "refusal" else "")
+
+
+def _usage(raw) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    write = token_count(raw.get("cache_creation_input_tokens"))
+    read = token_count(raw.get("cache_read_input_tokens"))
+    inp, out = token_count(raw.get("input_tokens")) + write + read, token_count(raw.get("output_tokens"))
+    return Usage(input=inp, output=out, cached_input=read, cache_write=write, total=inp + out, reported=True)
+
+
+class Stream:
+    """Folds Messages stream events into the Messages body they stand for.
+
+    >>> s = Stream()
+    >>> events = [("message_start", '{"message":{"model":"claude-x","usage":{"input_tokens":9,"output_tokens":1}}}'),
+    ...   ("content_block_start", '{"index":0,"content_block":{"type":"text","text":""}}'), ("ping", "{}"),
+    ...   ("content_block_delta", '{"index":0,"delta":{"type":"text_delta","text":"Paris."}}'),
+    ...   ("content_block_stop", '{"index":0}'),
+    ...   ("message_delta", '{"delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}'),
+    ...   ("message_stop", "{}")]
+    >>> [s.add(e, d) for e, d in events][3]
+    'Paris.'
+    >>> r = s.reply(); r.text, r.finish_reason, r.usage.input, r.usage.output, s.finished
+    ('Paris.', 'stop', 9, 3, True)
+    """
+
+    def __init__(self):
+        self.message, self.blocks, self.finished = None, {}, False
+
+    def add(self, event: str, data: str) -> str:
+        """Take one event; return the text it adds (for live progress)."""
+        item = json.loads(data) if data.strip() else {}
+        kind = item.get("type", event) if isinstance(item, dict) else event
+        if kind == "error" or event == "error":
+            status = 529 if "overloaded" in data else 500
+            raise StreamError(data if isinstance(item, dict) and "error" in item else json.dumps({"error": item}),
+                              status)
+        if kind == "message_start":
+            self.message = dict(item.get("message") or {})
+        elif kind == "content_block_start":
+            self.blocks[item.get("index", len(self.blocks))] = dict(item.get("content_block") or {})
+        elif kind == "content_block_delta":
+            return self._delta(item.get("index", 0), item.get("delta") or {})
+        elif kind == "message_delta" and self.message is not None:
+            self.message.update({k: v for k, v in (item.get("delta") or {}).items() if v is not None})
+            self.message["usage"] = {**(self.message.get("usage") or {}), **(item.get("usage") or {})}
+        elif kind == "message_stop":
+            self.finished = True
+        return ""
+
+    def _delta(self, index, delta: dict) -> str:
+        block = self.blocks.setdefault(index, {"type": "text", "text": ""})
+        field = {"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "signature",
+                 "input_json_delta": "partial_json"}.get(delta.get("type"), "")
+        key = "text" if field == "text" else field
+        piece = delta.get(key, "") if key else ""
+        if field:
+            block[field] = block.get(field, "") + (piece if isinstance(piece, str) else "")
+        return piece if field == "text" and isinstance(piece, str) else ""
+
+    def body(self) -> dict:
+        """The Messages body these events stand for."""
+        if self.message is None:
+            raise MalformedResponse("the stream has no message_start event")
+        return {**self.message, "content": [self.blocks[i] for i in sorted(self.blocks)]}
+
+    def reply(self) -> Reply:
+        reply = parse_response(self.body())
+        reply.streamed = True
+        return reply

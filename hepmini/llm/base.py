@@ -10,7 +10,8 @@ import dataclasses
 from typing import NamedTuple, Optional
 
 ROLES = ("system", "user", "assistant")
-FINISH_REASONS = ("stop", "length", "content_filter", "error")
+FINISH_REASONS = ("stop", "length", "content_filter", "refusal", "error")
+MAX_TEXT = 1_000_000          # characters of one reply kept; a chat answer is far shorter
 
 
 @dataclasses.dataclass
@@ -49,6 +50,9 @@ class Reply:
     latency: float = 0.0
     params_sent: dict = dataclasses.field(default_factory=dict)
     params_dropped: dict = dataclasses.field(default_factory=dict)
+    refusal: str = ""                # the model's own words when it declines (OpenAI message.refusal)
+    streamed: bool = False           # the reply came as server-sent events
+    timings: dict = dataclasses.field(default_factory=dict)   # a local server's own prompt/generation timings
 
 
 class Request(NamedTuple):
@@ -64,3 +68,24 @@ class Request(NamedTuple):
         # The headers carry the API key: a repr (traceback locals, debug prints) shows their names only.
         return (f"Request(url={self.url!r}, headers=[{', '.join(self.headers)}], "
                 f"params_sent={self.params_sent!r}, params_dropped={self.params_dropped!r})")
+
+
+class StreamError(Exception):
+    """A stream carried an error event; `body` is its JSON text (read like an HTTP error body)."""
+
+    def __init__(self, body: str, status: int = 500):
+        super().__init__(body[:300])
+        self.body, self.status = body, status
+
+
+def empty_answer(text: str, refusal: str, usage: Usage) -> bool:
+    """True when a 2xx answer carries nothing from the model: no text, no refusal, no output tokens.
+
+    That is the server's fault (retried, then `infrastructure`), never the model's: a model that
+    generated tokens but no text (reasoning only, or an immediate end) has `usage.output > 0`.
+
+    >>> empty_answer("", "", Usage()), empty_answer("", "", Usage(output=3, reported=True))
+    (True, False)
+    """
+    return not text and not refusal and usage.output == 0
+

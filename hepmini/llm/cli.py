@@ -32,7 +32,7 @@ def _price_text(price) -> str:
 def cmd_models(cfg, args) -> int:
     """`python -m hepmini models`: known models, endpoint, price per 1M tokens and key state."""
     from hepmini.llm import prices
-    from hepmini.llm.client import PROVIDERS, endpoint_for
+    from hepmini.llm.endpoints import PROVIDERS, endpoint_for
 
     rows = []
     names = list(PROVIDERS) + sorted(set(cfg.endpoints or {}) - set(PROVIDERS))
@@ -59,7 +59,8 @@ def cmd_models(cfg, args) -> int:
 
 def cmd_ping(cfg, args) -> int:
     """`python -m hepmini ping M`: one short request; print reply, tokens, cost, latency and attempts."""
-    from hepmini.llm.client import check_key, client_for
+    from hepmini.llm.client import client_for
+    from hepmini.llm.endpoints import check_key
 
     check_key(args.model, cfg)
     with client_for(args.model, cfg) as model:

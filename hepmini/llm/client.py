@@ -42,96 +42,19 @@ import re
 import time
 from datetime import datetime, timezone
 
+from hepmini.errors import AuthError, BadRequest, ProviderError
+from hepmini.files import append_jsonl, did_you_mean
 from hepmini.llm import anthropic, gemini, openai, prices
-from hepmini.config import KEY_VARIABLES
-from hepmini.llm.base import ROLES, Reply
-from hepmini.errors import AuthError, BadRequest, ConfigError, MalformedResponse
-from hepmini.files import append_jsonl
-from hepmini.llm.transport import post_json, scrub
-from hepmini.files import did_you_mean, nearest
+from hepmini.llm.base import MAX_TEXT, ROLES, Reply
+from hepmini.llm.endpoints import Endpoint, endpoint_for, split_model
+from hepmini.llm.transport import Call, scrub
+from hepmini.retry import RetryPolicy
 
 PARAMS = ("temperature", "max_tokens", "top_p", "top_k", "stop", "seed", "reasoning_effort",
           "thinking_budget")
-
-
-@dataclasses.dataclass(frozen=True)
-class Endpoint:
-    """Where and how to reach one provider; `protocol` names the llm_<protocol> module."""
-
-    name: str
-    protocol: str
-    base_url: str
-    key_vars: tuple = ()
-    needs_key: bool = False          # refuse to call without a key (first-party APIs)
-    max_tokens_field: str = "max_tokens"
-    openai_api: bool = False         # api.openai.com itself: no top_k
-    resold: tuple = ()               # vendors whose list prices apply through this proxy
-    note: str = ""
-
-
 PROTOCOLS = {"openai": openai, "anthropic": anthropic, "gemini": gemini}
-
-PROVIDERS = {
-    "openai": Endpoint("openai", "openai", "https://api.openai.com/v1", KEY_VARIABLES["openai"], True,
-                       "max_completion_tokens", openai_api=True, note="OpenAI Chat Completions"),
-    "anthropic": Endpoint("anthropic", "anthropic", "https://api.anthropic.com",
-                          KEY_VARIABLES["anthropic"], True, note="Anthropic Messages"),
-    "gemini": Endpoint("gemini", "gemini", "https://generativelanguage.googleapis.com",
-                       KEY_VARIABLES["gemini"], True, note="Gemini generateContent"),
-    "cborg": Endpoint("cborg", "openai", "https://api.cborg.lbl.gov/v1", KEY_VARIABLES["cborg"], True,
-                      resold=("openai", "anthropic", "gemini"), note="LBNL CBorg (LiteLLM proxy)"),
-    "ollama": Endpoint("ollama", "openai", "http://localhost:11434/v1", note="local Ollama /v1"),
-}
-
-
-
-# --- names and endpoints -------------------------------------------------------------------------
-
-
-def split_model(name: str, cfg=None) -> tuple:
-    """Split 'provider:model' and check the provider exists (with a difflib hint when it does not).
-
-    >>> split_model("ollama:qwen3:8b")
-    ('ollama', 'qwen3:8b')
-    """
-    known = sorted(set(PROVIDERS) | set(getattr(cfg, "endpoints", {}) or {}))
-    provider, sep, model = (name or "").partition(":")
-    if not sep or not provider or not model:
-        raise ConfigError(f"model {name!r} must be named provider:model, e.g. openai:gpt-5-mini "
-                          f"(providers: {', '.join(known)})")
-    if provider not in known:
-        hint = nearest(provider, known)
-        more = f"did you mean {hint[0]}:{model}?" if hint else f"known: {', '.join(known)}"
-        raise ConfigError(f"unknown provider '{provider}' in {name!r} ({more}); define other "
-                          f"endpoints with [endpoint:NAME] or HEPMINI_ENDPOINT_NAME=URL")
-    return provider, model
-
-
-def endpoint_for(name: str, cfg) -> Endpoint:
-    """The built-in endpoint `name` with the config's base-URL override and [endpoint:NAME] fields."""
-    fields = dict((getattr(cfg, "endpoints", {}) or {}).get(name, {}))
-    base = PROVIDERS.get(name) or Endpoint(name, fields.get("protocol", "openai"), "")
-    changes = {"base_url": (getattr(cfg, "base_urls", {}) or {}).get(name) or fields.get("base_url")
-               or base.base_url}
-    if fields.get("protocol"):
-        changes["protocol"] = fields["protocol"]
-    if fields.get("key_env"):
-        changes["key_vars"] = (fields["key_env"],)
-    if fields.get("max_tokens_field"):
-        changes["max_tokens_field"] = fields["max_tokens_field"]
-    endpoint = dataclasses.replace(base, **changes)
-    if not endpoint.base_url:
-        raise ConfigError(f"endpoint {name} has no base_url: set it in [endpoint:{name}] or "
-                          f"HEPMINI_ENDPOINT_{name.upper()}")
-    return endpoint
-
-
-def check_key(model_name: str, cfg, what: str = "nothing was sent") -> Endpoint:
-    """The endpoint of 'provider:model'; ConfigError (one line, the variable to set) when it needs a key and has none."""
-    endpoint = endpoint_for(split_model(model_name, cfg)[0], cfg)
-    if endpoint.needs_key and not (cfg.keys or {}).get(endpoint.name):
-        raise ConfigError(f"{model_name}: no API key; set {' or '.join(endpoint.key_vars)} ({what})")
-    return endpoint
+# Sampling parameters a model may reject with a 400 naming them; hepmini then leaves them out (once each).
+DROPPABLE = ("temperature", "top_p", "top_k", "stop", "seed")
 
 
 def client_for(model_name: str, cfg, **hooks) -> "Client":
@@ -142,10 +65,12 @@ def client_for(model_name: str, cfg, **hooks) -> "Client":
 
 def complete(cfg, model_name: str, messages, params=None) -> Reply:
     """One call: client_for(model_name, cfg).complete(messages, params)."""
-    return client_for(model_name, cfg).complete(messages, params)
+    with client_for(model_name, cfg) as client:
+        return client.complete(messages, params)
 
 
 def check_messages(messages, params):
+    """Refuse, before anything is sent, messages that are not role/content dicts and unknown parameters."""
     if not isinstance(messages, (list, tuple)) or not messages:
         raise BadRequest("messages must be a non-empty list of {'role', 'content'} dicts; nothing was sent")
     for i, m in enumerate(messages):
@@ -158,9 +83,6 @@ def check_messages(messages, params):
             raise BadRequest(f"unknown parameter {name!r}{more}; nothing was sent")
 
 
-# --- the client ----------------------------------------------------------------------------------
-
-
 class Client:
     """Calls one model on one endpoint; see the module docstring for the contract."""
 
@@ -171,6 +93,7 @@ class Client:
         self._key = (cfg.keys or {}).get(endpoint.name) or None
         self._session = session
         self.clock, self.sleep, self.rng, self.wallclock = clock, sleep, rng, wallclock
+        self.rejected = {}            # parameters the server refused, left out of every later call
 
     def __repr__(self):
         return f"Client({self.endpoint.name}:{self.model} at {self.endpoint.base_url})"
@@ -178,6 +101,10 @@ class Client:
     @property
     def name(self) -> str:
         return f"{self.endpoint.name}:{self.model}"
+
+    @property
+    def streams(self) -> bool:
+        return self.endpoint.stream and self.cfg.stream
 
     def close(self):
         """Close the kept-alive connections."""
@@ -190,8 +117,11 @@ class Client:
     def __exit__(self, *exc):
         self.close()
 
-    def complete(self, messages, params=None) -> Reply:
-        """Send one chat request and return the Reply; raise a ProviderError subclass on failure."""
+    def complete(self, messages, params=None, on_event=None) -> Reply:
+        """Send one chat request and return the Reply; raise a ProviderError subclass on failure.
+
+        `on_event(kind, **info)` hears the call as it goes: attempt (n), delta (text), retry (error, wait).
+        """
         params = dict(params or {})
         check_messages(messages, params)
         start = self.clock()
@@ -200,25 +130,8 @@ class Client:
             if self.endpoint.needs_key and not self._key:
                 raise AuthError(f"{self.endpoint.name}: no API key; set {' or '.join(self.endpoint.key_vars)}"
                                 f" (nothing was sent)", provider=self.endpoint.name)
-            request = self.protocol.build_request(self.endpoint, self._key, self.model, messages, params)
-            result = post_json(request.url, request.headers, request.body, endpoint=self.endpoint,
-                               timeout=self.cfg.request_timeout, deadline=self.cfg.call_deadline,
-                               max_retries=self.cfg.max_retries, session=self._http(), clock=self.clock,
-                               sleep=self.sleep, rng=self.rng, wallclock=self.wallclock,
-                               secrets=self._secrets())
-            try:
-                reply = self.protocol.parse_response(result.data)
-            except MalformedResponse as exc:
-                raise MalformedResponse(scrub(f"{self.endpoint.name}: {exc} - the server at "
-                                              f"{self.endpoint.base_url} does not speak the "
-                                              f"{self.endpoint.protocol} protocol as documented",
-                                              self._secrets()),
-                                        provider=self.endpoint.name, status=result.status,
-                                        attempts=result.attempts) from None
-            reply.provider, reply.requested_model = self.endpoint.name, self.model
-            reply.attempts, reply.latency = result.attempts, self.clock() - start
-            reply.params_sent, reply.params_dropped = request.params_sent, request.params_dropped
-            reply.cost, reply.cost_source = self._cost(reply, result.headers)
+            request, result = self._send(messages, params, on_event)
+            reply = self._finish(result, request, start)
             return reply
         except BaseException as exc:      # logged, then re-raised unchanged
             error = exc
@@ -226,18 +139,61 @@ class Client:
         finally:
             self._log(messages, request, reply, error, self.clock() - start)
 
+    def _send(self, messages, params, on_event):
+        """(request, transport Result); a 400 naming a droppable parameter drops it and sends again."""
+        while True:
+            wanted = {k: v for k, v in params.items() if k not in self.rejected}
+            request = self.protocol.build_request(self.endpoint, self._key, self.model, messages, wanted,
+                                                  stream=self.streams)
+            call = Call(self.endpoint, policy=RetryPolicy(max_retries=self.cfg.max_retries),
+                        idle=self.endpoint.request_timeout or self.cfg.request_timeout,
+                        deadline=self.endpoint.call_deadline or self.cfg.call_deadline, session=self._http(),
+                        secrets=self._secrets(), clock=self.clock, sleep=self.sleep, rng=self.rng,
+                        wallclock=self.wallclock, on_event=on_event)
+            try:
+                return request, call.run(request.url, request.headers, request.body, self.protocol.parse_response,
+                                         self.protocol.Stream if self.streams else None)
+            except BadRequest as exc:
+                name = self._refused_parameter(exc, wanted)
+                if not name:
+                    raise
+                self.rejected[name] = f"the server rejected it ({scrub(exc.provider_message, self._secrets())[:160]})"
+
+    @staticmethod
+    def _refused_parameter(exc: ProviderError, sent: dict) -> str:
+        """The sampling parameter a 400 says the model does not take (so it can be left out), or ""."""
+        text = f"{exc.provider_message} {getattr(exc, 'param', '')}"
+        named = [p for p in DROPPABLE if p in sent and re.search(rf"\b{p}\b", text)]
+        if "top_p" in named and "temperature" in named:   # Anthropic: "cannot both be specified": keep temperature
+            named.remove("temperature")
+        return named[0] if named else ""
+
+    def _finish(self, result, request, start) -> Reply:
+        reply = result.reply
+        reply.provider, reply.requested_model = self.endpoint.name, self.model
+        reply.attempts, reply.latency = result.attempts, self.clock() - start
+        reply.params_sent = request.params_sent
+        reply.params_dropped = {**request.params_dropped, **self.rejected}
+        if len(reply.text) > MAX_TEXT:
+            reply.text = reply.text[:MAX_TEXT]
+            reply.params_dropped["text"] = f"the reply was cut to its first {MAX_TEXT} characters"
+        reply.cost, reply.cost_source = self._cost(reply, result.headers)
+        return reply
+
     def _http(self):
         # requests itself honours HTTPS_PROXY/NO_PROXY and REQUESTS_CA_BUNDLE, as HPC sites need.
         if self._session is None:
-            import requests
+            from hepmini.llm import wire
 
-            self._session = requests.Session()
+            self._session = wire.new_session()
         return self._session
 
     def _secrets(self):
         return [k for k in (self.cfg.keys or {}).values() if k]
 
     def _cost(self, reply, headers):
+        if self.endpoint.free:
+            return 0.0, "local"
         header = headers.get("x-litellm-response-cost")
         if header not in (None, "", "None"):
             try:

@@ -1,10 +1,14 @@
 """Gemini generateContent: contents/parts, systemInstruction, the key in x-goog-api-key (never the URL).
 
-Two pure functions; hepmini.llm.transport does the HTTP. Wire format: ../shared/reference/providers.md §3.
+Pure functions and one stream accumulator; hepmini.llm.transport does the HTTP. Wire format:
+../shared/reference/providers.md §3; streaming: `:streamGenerateContent?alt=sse`, each event a
+GenerateContentResponse chunk, the finish reason and the usage on the last.
 """
 
+import json
+
 from hepmini.errors import MalformedResponse
-from hepmini.llm.base import Reply, Request, Usage, token_count
+from hepmini.llm.base import Reply, Request, StreamError, Usage, empty_answer, token_count
 
 FIELDS = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "max_tokens": "maxOutputTokens",
           "seed": "seed"}
@@ -13,10 +17,10 @@ _FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", 
 FINISH = {"STOP": "stop", "MAX_TOKENS": "length", None: "stop", **{r: "content_filter" for r in _FILTERED}}
 
 
-def build_request(endpoint, key, model, messages, params) -> Request:
+def build_request(endpoint, key, model, messages, params, stream: bool = False) -> Request:
     """The POST {base}/v1beta/models/{model}:generateContent request.
 
-    >>> from hepmini.llm.client import PROVIDERS
+    >>> from hepmini.llm.endpoints import PROVIDERS
     >>> r = build_request(PROVIDERS["gemini"], "k", "gemini-2.5-flash",
     ...                   [{"role": "system", "content": "Be terse."}, {"role": "assistant", "content": "ok"}],
     ...                   {"max_tokens": 100, "thinking_budget": 0})
@@ -28,6 +32,7 @@ def build_request(endpoint, key, model, messages, params) -> Request:
     headers = {"Content-Type": "application/json"}
     if key:
         headers["x-goog-api-key"] = key
+    headers.update(endpoint.headers)
     sent, dropped = {}, {}
     for name, value in params.items():
         if name in FIELDS:
@@ -49,7 +54,8 @@ def build_request(endpoint, key, model, messages, params) -> Request:
     if not base.endswith(("/v1beta", "/v1")):
         base += "/v1beta"
     name = model[len("models/"):] if model.startswith("models/") else model
-    return Request(f"{base}/models/{name}:generateContent", headers, body, sent, dropped)
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    return Request(f"{base}/models/{name}:{method}", headers, body, sent, dropped)
 
 
 def parse_usage(meta) -> Usage:
@@ -82,13 +88,66 @@ def parse_response(data) -> Reply:
         block = (data.get("promptFeedback") or {}).get("blockReason")
         if block:
             return Reply("", usage, "content_filter", model, data, finish_raw=f"blockReason={block}")
-        if "usageMetadata" not in data:
-            raise MalformedResponse("the body has neither 'candidates' nor 'promptFeedback'")
-        return Reply("", usage, "error", model, data, finish_raw="no candidates")
+        raise MalformedResponse("the answer has neither candidates nor a promptFeedback block reason")
     first = candidates[0] if isinstance(candidates, list) and isinstance(candidates[0], dict) else None
     if first is None:
         raise MalformedResponse("'candidates' is not a list of objects")
     parts = (first.get("content") or {}).get("parts") or []    # MAX_TOKENS may come without 'parts'
     text = "".join(p.get("text", "") for p in parts if isinstance(p, dict) and not p.get("thought"))
     raw = first.get("finishReason")
-    return Reply(text, usage, FINISH.get(raw, "error"), model, data, finish_raw=str(raw))
+    finish = FINISH.get(raw, "error")
+    if empty_answer(text, "", usage) and finish == "stop":
+        raise MalformedResponse(f"the answer is empty (no text, no output tokens; finishReason {raw})")
+    return Reply(text, usage, finish, model, data, finish_raw=str(raw))
+
+
+class Stream:
+    """Folds streamGenerateContent chunks into the GenerateContentResponse they stand for.
+
+    >>> s = Stream()
+    >>> [s.add("message", d) for d in ('{"candidates":[{"content":{"parts":[{"text":"Pa"}]}}]}',
+    ...  '{"candidates":[{"content":{"parts":[{"text":"ris."}]},"finishReason":"STOP"}],'
+    ...  '"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":2},"modelVersion":"gemini-2.5-flash"}')]
+    ['Pa', 'ris.']
+    >>> r = s.reply(); r.text, r.finish_reason, r.usage.total, s.finished
+    ('Paris.', 'stop', 10, True)
+    """
+
+    def __init__(self):
+        self.parts, self.finish, self.last, self.block = [], None, {}, None
+
+    def add(self, event: str, data: str) -> str:
+        """Take one event; return the text it adds (for live progress)."""
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise MalformedResponse("a stream chunk is not an object")
+        if chunk.get("error"):
+            error = chunk["error"]
+            code = error.get("code") if isinstance(error, dict) else None
+            raise StreamError(data, code if isinstance(code, int) and 400 <= code < 600 else 500)
+        self.last = {**self.last, **{k: v for k, v in chunk.items() if k != "candidates"}}
+        self.block = (chunk.get("promptFeedback") or {}).get("blockReason") or self.block
+        added = ""
+        for candidate in (chunk.get("candidates") or [])[:1]:
+            parts = (candidate.get("content") or {}).get("parts") or []
+            self.parts += [p for p in parts if isinstance(p, dict)]
+            added = "".join(p.get("text", "") for p in parts if isinstance(p, dict) and not p.get("thought"))
+            self.finish = candidate.get("finishReason") or self.finish
+        return added
+
+    @property
+    def finished(self) -> bool:
+        """A finish reason (or a blocked prompt) has arrived: Gemini sends no end marker."""
+        return self.finish is not None or self.block is not None
+
+    def body(self) -> dict:
+        """The GenerateContentResponse these chunks stand for."""
+        body = dict(self.last)
+        if self.parts or self.finish:
+            body["candidates"] = [{"content": {"role": "model", "parts": self.parts}, "finishReason": self.finish}]
+        return body
+
+    def reply(self) -> Reply:
+        reply = parse_response(self.body())
+        reply.streamed = True
+        return reply

@@ -1,12 +1,15 @@
 """OpenAI Chat Completions, and the servers that imitate it (CBorg/LiteLLM, vLLM, Ollama /v1, llama.cpp).
 
-Two pure functions; hepmini.llm.transport does the HTTP. Wire format: ../shared/reference/providers.md §1.
+Pure functions and one stream accumulator; hepmini.llm.transport does the HTTP. Wire format:
+../shared/reference/providers.md §1; streaming: `stream: true` with `stream_options.include_usage`,
+chat.completion.chunk events, a last chunk with empty `choices` and the usage, then `[DONE]`.
 """
 
+import json
 import re
 
 from hepmini.errors import MalformedResponse
-from hepmini.llm.base import Reply, Request, Usage, token_count
+from hepmini.llm.base import Reply, Request, StreamError, Usage, empty_answer, token_count
 
 # o1/o3/o4-mini and the gpt-5 family (not gpt-5-chat) reject temperature != 1, top_p and stop (§1.2).
 _REASONING = re.compile(r"^(o\d|gpt-5(?!-chat))")
@@ -24,10 +27,10 @@ def is_reasoning_model(model: str) -> bool:
     return bool(_REASONING.match(model.lower().rsplit("/", 1)[-1]))
 
 
-def build_request(endpoint, key, model, messages, params) -> Request:
+def build_request(endpoint, key, model, messages, params, stream: bool = False) -> Request:
     """The POST {base}/chat/completions request for `messages` and generation `params`.
 
-    >>> from hepmini.llm.client import PROVIDERS
+    >>> from hepmini.llm.endpoints import PROVIDERS
     >>> r = build_request(PROVIDERS["openai"], "k", "gpt-5-mini", [{"role": "user", "content": "hi"}],
     ...                   {"temperature": 0, "max_tokens": 64})
     >>> r.url, r.params_sent, sorted(r.params_dropped)
@@ -36,6 +39,7 @@ def build_request(endpoint, key, model, messages, params) -> Request:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    headers.update(endpoint.headers)
     reasoning = is_reasoning_model(model)
     sent, dropped = {}, {}
     for name, value in params.items():
@@ -55,6 +59,9 @@ def build_request(endpoint, key, model, messages, params) -> Request:
             sent[name] = value
     body = {"model": model, "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
             **sent}
+    if stream:
+        body.update(stream=True, stream_options={"include_usage": True})
+        headers["Accept"] = "text/event-stream"
     return Request(endpoint.base_url.rstrip("/") + "/chat/completions", headers, body, sent, dropped)
 
 
@@ -73,10 +80,15 @@ def parse_usage(usage) -> Usage:
 def parse_response(data) -> Reply:
     """The Reply in a chat.completion body; reasoning text (reasoning_content/reasoning) is left out.
 
+    No choice, or no text, refusal or output token at all, is the server's fault: MalformedResponse.
+
     >>> r = parse_response({"model": "m-1", "choices": [{"message": {"content": "Paris."},
     ...                     "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}})
     >>> r.text, r.finish_reason, r.usage.total
     ('Paris.', 'stop', 5)
+    >>> parse_response({"choices": [{"message": {"content": None, "refusal": "I can't help with that."},
+    ...                 "finish_reason": "stop"}]}).finish_reason
+    'refusal'
     """
     if not isinstance(data, dict):
         raise MalformedResponse(f"the body is a {type(data).__name__}, not a chat.completion object")
@@ -84,9 +96,9 @@ def parse_response(data) -> Reply:
     usage, model = parse_usage(data.get("usage")), str(data.get("model") or "")
     if not choices:
         # OpenRouter/LiteLLM may answer 200 with an `error` object and no usable choice (litellm#8448).
-        if choices is None and not isinstance(data.get("error"), (dict, str)):
-            raise MalformedResponse("the body has no 'choices'")
-        return Reply("", usage, "error", model, data, finish_raw="no choices")
+        error = data.get("error")
+        detail = f": {json.dumps(error)[:200]}" if error else ""
+        raise MalformedResponse(f"the answer has no choices{detail}")
     choice = choices[0] if isinstance(choices, list) and isinstance(choices[0], dict) else None
     if choice is None:
         raise MalformedResponse("'choices' is not a list of objects")
@@ -94,11 +106,75 @@ def parse_response(data) -> Reply:
     content = message.get("content")
     if isinstance(content, list):   # some compatible servers return content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    text = content if isinstance(content, str) else ""
+    text, refusal = (content if isinstance(content, str) else ""), str(message.get("refusal") or "")
     raw_finish = choice.get("finish_reason")
-    finish = FINISH.get(raw_finish, "error")
-    if message.get("refusal") and not text:
-        finish = "content_filter"
-    if data.get("error") and finish == "stop" and not text:
-        finish = "error"
-    return Reply(text, usage, finish, model, data, finish_raw=str(raw_finish))
+    if empty_answer(text, refusal, usage) and raw_finish != "length":
+        raise MalformedResponse(f"the answer is empty (no text, no refusal, no output tokens; finish {raw_finish})")
+    finish = "refusal" if refusal and not text else FINISH.get(raw_finish, "error")
+    return Reply(text, usage, finish, model, data, finish_raw=str(raw_finish), refusal=refusal,
+                 timings=data.get("timings") if isinstance(data.get("timings"), dict) else {})
+
+
+class Stream:
+    """Folds chat.completion.chunk events into the chat.completion body they stand for.
+
+    >>> s = Stream()
+    >>> [s.add("message", d) for d in ('{"model":"m","choices":[{"delta":{"role":"assistant","content":"Pa"}}]}',
+    ...  '{"choices":[{"delta":{"content":"ris."},"finish_reason":"stop"}]}',
+    ...  '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}', '[DONE]')]
+    ['Pa', 'ris.', '', '']
+    >>> r = s.reply(); r.text, r.finish_reason, r.usage.total, s.done
+    ('Paris.', 'stop', 5, True)
+    """
+
+    def __init__(self):
+        self.text, self.refusal, self.model, self.finish = [], [], "", None
+        self.usage, self.timings, self.done, self.events = None, None, False, 0
+
+    def add(self, event: str, data: str) -> str:
+        """Take one event; return the text it adds (for live progress)."""
+        if data.strip() == "[DONE]":
+            self.done = True
+            return ""
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise MalformedResponse("a stream chunk is not an object")
+        if chunk.get("error"):
+            raise StreamError(json.dumps(chunk), int(_status_of(chunk["error"])))
+        self.events += 1
+        self.model = self.model or str(chunk.get("model") or "")
+        self.usage = chunk.get("usage") or self.usage
+        self.timings = chunk.get("timings") or self.timings
+        added = ""
+        for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                delta = choice.get("delta") or {}
+                added = delta.get("content") if isinstance(delta.get("content"), str) else ""
+                self.text.append(added)
+                self.refusal.append(delta.get("refusal") or "")
+                self.finish = choice.get("finish_reason") or self.finish
+        return added
+
+    @property
+    def finished(self) -> bool:
+        """The end marker, or a finish reason with the usage that follows it, has arrived."""
+        return self.done or (self.finish is not None and self.usage is not None)
+
+    def body(self) -> dict:
+        """The chat.completion body these chunks stand for."""
+        message = {"role": "assistant", "content": "".join(self.text), "refusal": "".join(self.refusal) or None}
+        body = {"object": "chat.completion", "model": self.model, "usage": self.usage,
+                "choices": [{"index": 0, "message": message, "finish_reason": self.finish}] if self.events else []}
+        if self.timings:
+            body["timings"] = self.timings
+        return body
+
+    def reply(self) -> Reply:
+        reply = parse_response(self.body())
+        reply.streamed = True
+        return reply
+
+
+def _status_of(error) -> int:
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, int) and 400 <= code < 600 else 500

@@ -1,0 +1,59 @@
+"""Server-sent events (text/event-stream) as the three providers send them: bytes in, (event, data) out.
+
+The WHATWG rules that matter here: lines end in LF, CRLF or CR; `event:` names the event, `data:`
+lines are joined with LF; a blank line ends the event; lines starting with ':' are comments
+(keep-alives); one space after the colon is dropped.
+"""
+
+from typing import List, Tuple
+
+
+class Decoder:
+    """Feed bytes as they arrive; get back every event they complete.
+
+    >>> d = Decoder()
+    >>> d.feed(b'event: message_start\\ndata: {"a":')
+    []
+    >>> d.feed(b' 1}\\n\\n: ping\\n\\ndata: [DONE]\\r\\n\\r\\n')
+    [('message_start', '{"a": 1}'), ('message', '[DONE]')]
+    """
+
+    def __init__(self):
+        self._buffer = b""
+        self._event, self._data = "", []
+
+    def feed(self, chunk: bytes) -> List[Tuple[str, str]]:
+        """Add `chunk`; return the events it completed, in order."""
+        self._buffer += chunk
+        events = []
+        while True:
+            line, found = self._next_line()
+            if not found:
+                return events
+            if not line:                       # a blank line dispatches the event
+                if self._data:
+                    events.append((self._event or "message", "\n".join(self._data)))
+                self._event, self._data = "", []
+            elif not line.startswith(":"):
+                field, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if field == "event":
+                    self._event = value
+                elif field == "data":
+                    self._data.append(value)
+
+    def flush(self) -> List[Tuple[str, str]]:
+        """At the end of the stream: the last event when the server omitted its closing blank line."""
+        tail = self.feed(b"\n\n") if self._buffer or self._data else []
+        return tail
+
+    def _next_line(self) -> Tuple[str, bool]:
+        ends = [i for i in (self._buffer.find(b"\n"), self._buffer.find(b"\r")) if i >= 0]
+        if not ends:
+            return "", False
+        i = min(ends)
+        if self._buffer[i] == 13 and i + 1 == len(self._buffer):
+            return "", False                    # a CR at the very end may be half of a CRLF
+        end = i + 2 if self._buffer[i] == 13 and self._buffer[i + 1] == 10 else i + 1
+        line, self._buffer = self._buffer[:i], self._buffer[end:]
+        return line.decode("utf-8", errors="replace"), True

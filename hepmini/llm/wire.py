@@ -1,0 +1,178 @@
+"""One HTTP attempt under two clocks: idle (no new byte for `idle` seconds) and the call's deadline.
+
+requests' read timeout is per socket read, so it is the idle clock. The deadline must hold from the
+connect to the last byte, status line and headers included, which a per-read timeout cannot do
+against a server that trickles them. So every socket an attempt uses is registered with a watchdog,
+which shuts it down when the deadline passes; the blocked read then fails at once. This module
+imports requests and urllib3: the transport imports it only when a request is sent.
+"""
+
+import dataclasses
+import socket
+import threading
+from typing import Callable, Optional
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+CHUNK = 65536
+TRANSPORT_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+_CURRENT = threading.local()        # the Watch of the attempt this thread is making
+
+
+class DeadlinePassed(Exception):
+    """The call's deadline passed before the last byte arrived."""
+
+
+class TooLarge(Exception):
+    """The answer is larger than any chat reply can be."""
+
+
+class Watch:
+    """Shuts down every socket registered during the attempt when `seconds` have passed."""
+
+    def __init__(self, seconds: float):
+        self.sockets, self.fired, self.lock = [], False, threading.Lock()
+        self.timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self.timer.daemon = True
+
+    def add(self, sock) -> None:
+        with self.lock:
+            self.sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self.lock:
+            self.fired = True
+            sockets = list(self.sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+    def __enter__(self):
+        _CURRENT.watch = self
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+        _CURRENT.watch = None
+
+
+def _shutdown(sock) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)   # the kernel socket: a read blocked in another thread returns
+    except OSError:
+        pass
+
+
+def _register(sock) -> None:
+    watch = getattr(_CURRENT, "watch", None)
+    if watch is not None and sock is not None:
+        watch.add(sock)
+
+
+class _Watched:
+    """A urllib3 connection whose raw socket the current attempt's watchdog can shut down."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        self._raw_sock = sock             # before TLS wraps it: shutting this down ends any read
+        _register(sock)
+        return sock
+
+    def getresponse(self, *args, **kwargs):
+        _register(getattr(self, "_raw_sock", None))   # a kept-alive connection, reused by a later call
+        return super().getresponse(*args, **kwargs)
+
+
+class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class Adapter(HTTPAdapter):
+    """requests' adapter with watched connections, also through a proxy (HTTPS_PROXY is honoured)."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = POOLS
+
+    def proxy_manager_for(self, proxy, **kwargs):
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = POOLS
+        return manager
+
+
+def watched(session) -> requests.Session:
+    """`session` with the watched adapter mounted for http and https (once)."""
+    for prefix in ("http://", "https://"):
+        if not isinstance(session.adapters.get(prefix), Adapter):
+            session.mount(prefix, Adapter())
+    return session
+
+
+def new_session() -> requests.Session:
+    """A requests Session (proxies and CA bundle from the usual variables) with watched connections."""
+    return watched(requests.Session())
+
+
+@dataclasses.dataclass
+class Answer:
+    """What one attempt got: status, lower-cased headers, the body (or what arrived of a stream)."""
+
+    status: int
+    headers: dict
+    body: bytes
+
+
+def post(session, url: str, headers: dict, payload: bytes, *, idle: float, deadline: float, connect: float,
+         max_bytes: int, on_chunk: Optional[Callable[[bytes], None]] = None) -> Answer:
+    """POST once; every chunk of a 2xx body goes to `on_chunk` as it arrives.
+
+    Raises DeadlinePassed (the watchdog fired), TooLarge, or what requests raises (idle timeouts,
+    refused or dropped connections).
+    """
+    watched(session)
+    with Watch(deadline) as watch:
+        try:
+            resp = session.post(url, data=payload, headers=headers, stream=True, timeout=(min(connect, idle), idle))
+            with resp:
+                status = resp.status_code
+                lower = {k.lower(): v for k, v in resp.headers.items()}
+                return Answer(status, lower, _read(resp.raw, max_bytes, on_chunk if 200 <= status < 300 else None))
+        except TRANSPORT_ERRORS:
+            if watch.fired:
+                raise DeadlinePassed() from None
+            raise
+
+
+def _read(raw, max_bytes: int, on_chunk) -> bytes:
+    chunks, size = [], 0
+    while True:
+        chunk = raw.read1(CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"more than {max_bytes // 2**20} MiB")
+        chunks.append(chunk)
+        if on_chunk is not None:
+            on_chunk(chunk)

@@ -1,0 +1,59 @@
+"""When to try an HTTP request again: one RetryPolicy (capped exponential backoff with jitter) and Retry-After.
+
+Shared by the LLM transport and the data downloader, so both read a server's wait the same way:
+`retry-after-ms` (milliseconds), `retry-after` as seconds or as an HTTP date.
+"""
+
+import dataclasses
+import email.utils
+import random
+import time
+from typing import Callable, Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How many retries, how long between them, and the longest wait a server may ask for."""
+
+    max_retries: int = 6
+    initial: float = 0.5          # first backoff, seconds (openai/anthropic SDK _constants.py)
+    cap: float = 8.0              # longest backoff
+    jitter: float = 0.25          # the backoff is shortened by up to this fraction, at random
+    max_server_wait: float = 120.0   # a longer Retry-After is not waited for (openai-python 3.x)
+
+    def backoff(self, failures: int, rng: Callable[[], float] = random.random) -> float:
+        """Seconds to wait after `failures` failed attempts (1 = the first), before jitter is taken off.
+
+        >>> p = RetryPolicy()
+        >>> [p.backoff(n, rng=lambda: 0.0) for n in (1, 2, 3, 4, 5, 6)]
+        [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+        """
+        return min(self.initial * 2 ** (failures - 1), self.cap) * (1 - self.jitter * rng())
+
+
+def server_wait(headers, now: Optional[float] = None) -> Optional[float]:
+    """Seconds the server asks to wait (retry-after-ms, retry-after seconds or HTTP date), or None.
+
+    `headers` maps lower-case names to values. A date in the past is 0.
+
+    >>> server_wait({"retry-after-ms": "84"}), server_wait({"retry-after": "7"}), server_wait({})
+    (0.084, 7.0, None)
+    >>> server_wait({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0)
+    10.0
+    >>> server_wait({"retry-after": "soon"}) is None
+    True
+    """
+    now = time.time() if now is None else now
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            return max(float(raw) * scale, 0.0)
+        except ValueError:
+            pass
+        try:
+            return max(email.utils.parsedate_to_datetime(raw).timestamp() - now, 0.0)
+        except (TypeError, ValueError, IndexError):
+            pass
+    return None

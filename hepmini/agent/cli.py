@@ -6,9 +6,7 @@ import time
 from pathlib import Path
 
 from hepmini import layout
-from hepmini.agent import models, trial
-from hepmini.agent.loop import Settings
-from hepmini.agent.trial import run_trial
+from hepmini.agent import models
 from hepmini.errors import ConfigError
 from hepmini.options import add_dag, add_workflow
 
@@ -64,13 +62,15 @@ def cmd_all(cfg, args) -> int:
     return cli.run_reference(cfg, args)
 
 
-def run_name(s: Settings, what: str) -> str:
+def run_name(s, what: str) -> str:
     models = s.supervisor if s.supervisor == s.coder else f"{s.supervisor}+{s.coder}"
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{what}-{re.sub(r'[^A-Za-z0-9.+-]+', '_', models)}"
 
 
-def settings_from(cfg, args) -> Settings:
-    """Settings from the `agent` / `all` flags; model names are checked before anything runs."""
+def settings_from(cfg, args):
+    """The trial Settings from the `agent` / `all` flags; model names are checked before anything runs."""
+    from hepmini.agent.loop import Settings
+
     model = getattr(args, "model", None)
     supervisor, coder = getattr(args, "supervisor", None) or model, getattr(args, "coder", None) or model
     if not supervisor or not coder:
@@ -86,7 +86,7 @@ def settings_from(cfg, args) -> Settings:
     return s
 
 
-def announce(s: Settings) -> None:
+def announce(s) -> None:
     for name in sorted({s.supervisor, s.coder}):
         if models.is_standin(name):
             print(f"NOTE: {name} is an offline SCRIPTED STAND-IN, not a language model: "
@@ -112,6 +112,9 @@ def trial_line(r: dict) -> str:
 
 def cmd_agent(cfg, args) -> int:
     """`python -m hepmini agent STEP --model M [--trials K] [--inputs reference|chained] [--out DIR]`."""
+    from hepmini.agent import trial
+    from hepmini.agent.trial import run_trial
+
     step, s = layout.get(args.step), settings_from(cfg, args)
     announce(s)
     out = Path(args.out) if args.out else cfg.workdir / "agent" / run_name(s, step.NAME)
@@ -132,6 +135,9 @@ def cmd_agent(cfg, args) -> int:
 
 def _agent_all(cfg, args) -> int:
     """`python -m hepmini all --model M`: the five steps through the agent, each on its own previous outputs."""
+    from hepmini.agent import trial
+    from hepmini.agent.trial import run_trial
+
     s = settings_from(cfg, args)
     announce(s)
     _reference(cfg)

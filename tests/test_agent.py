@@ -5,13 +5,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from support.workdirs import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
 from support.fakes import OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
 
-from hepmini.agent import loop
+from hepmini.agent import loop, replies
 from hepmini.llm.client import client_for
 from hepmini.agent import standins
 from hepmini import layout
@@ -93,28 +92,56 @@ def reply(text, finish="stop"):
     ("```python\n\n```", "stop", "the python block is empty"),
 ])
 def test_a_reply_must_be_exactly_one_python_block(text, finish, needle):
-    with pytest.raises(loop.FormatError, match=re.escape(needle)) as exc:
-        loop.extract_code(reply(text, finish))
+    with pytest.raises(replies.FormatError, match=re.escape(needle)) as exc:
+        replies.extract_code(reply(text, finish))
     assert "exactly one fenced code block that starts with ```python" in str(exc.value)
 
 
 def test_the_one_python_block_is_the_code():
-    assert loop.extract_code(reply("Sure:\n```python\nprint('a')\n```\nDone.")) == "print('a')\n"
-    assert loop.extract_code(reply("```py\nx = 1\n```")) == "x = 1\n"
+    assert replies.extract_code(reply("Sure:\n```python\nprint('a')\n```\nDone.")) == "print('a')\n"
+    assert replies.extract_code(reply("```py\nx = 1\n```")) == "x = 1\n"
 
 
 def test_verdicts_and_worker_prompts():
-    t = SimpleNamespace(supervisor_format_errors=0, notes=[], verdicts=[])
-    t.record_verdict = lambda attempt, accepted, text, note="": t.verdicts.append((accepted, note))
-    with pytest.raises(loop.Accepted):
-        loop.review(t, 1, "**VERDICT: ACCEPT**\n", "old")
-    assert loop.review(t, 1, "VERDICT: REVISE\n## Worker Prompt\nfix the path\n## Call record:\nwhy\n", "old") \
-        == "fix the path"
-    assert t.supervisor_format_errors == 0
-    assert loop.review(t, 2, "The path is wrong; read inputs/arrays instead.", "old") == \
-        "The path is wrong; read inputs/arrays instead."
-    assert t.supervisor_format_errors == 1 and t.verdicts[-1] == (False, "a review had no VERDICT line: read as REVISE")
-    assert loop.instruct(t, "", "the task") == "the task" and t.supervisor_format_errors == 2
+    assert replies.verdict("**VERDICT: ACCEPT**\n") == "ACCEPT" and replies.verdict("no verdict here") == ""
+    assert replies.worker_prompt("VERDICT: REVISE\n## Worker Prompt\nfix the path\n## Call record:\nwhy\n") == \
+        "fix the path"
+    for text, why in (("The path is wrong; read inputs/arrays instead.", "no '## Worker Prompt' section"),
+                      ("## Worker Prompt\n\n## Call record:\nx", "section is empty"),
+                      ("VERDICT: REVISE\n## Worker Prompt\n<the complete revised instructions for the coder: "
+                       "everything from the original instructions that still applies>\n## Call record:\n<x>",
+                       "repeats the placeholder")):
+        with pytest.raises(replies.FormatError, match=re.escape(why)):
+            replies.worker_prompt(text)
+
+
+ECHO = ("VERDICT: REVISE\n## Worker Prompt\n<the complete revised instructions for the coder: everything from the "
+        "original instructions that still applies, with the mistake named and the fix stated precisely. Return "
+        "complete, executable Python code.>\n## Call record:\n<the root cause>")
+
+
+def test_a_supervisor_reply_without_instructions_goes_back_to_the_supervisor_never_to_the_coder(work, tmp_path):
+    boss = Replay([ECHO, "## Worker Prompt\nWrite the step-5 script.\n## Call record:\nasked\n", "VERDICT: ACCEPT"])
+    coder = Replay([oracle_reply()])
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(boss, coder))
+    assert r["status"] == "success" and r["supervisor_format_errors"] == 1 and r["api_calls"] == 4
+    sent_to_coder = coder.calls[0]["messages"][1]["content"]
+    assert sent_to_coder == "Write the step-5 script." and "<the complete" not in sent_to_coder
+    assert "repeats the placeholder" in boss.calls[1]["messages"][-1]["content"]
+
+
+def test_a_supervisor_that_never_gives_instructions_ends_the_trial_as_a_format_error(work, tmp_path):
+    boss, coder = Replay([ECHO] * 3), Replay([])
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(boss, coder))
+    assert r["status"] == "format_error" and r["stop"] == "format_error" and "supervisor" in r["reason"]
+    assert r["api_calls"] == 3 and coder.calls == [] and r["supervisor_format_errors"] == 3
+
+
+def test_a_refusal_is_kept_and_fails_the_trial_apart_from_format_errors(work, tmp_path):
+    refusal = Reply("", Usage(input=5, output=7, reported=True), "refusal", "m", refusal="I can't help with that.")
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(supervisor(), Replay([refusal])))
+    assert r["status"] == "failed" and r["stop"] == "refusal" and "I can't help with that." in r["reason"]
+    assert "I can't help with that." in (Path(r["trial_dir"]) / "comprehensive.log").read_text()
 
 
 def test_importing_the_agent_is_light():

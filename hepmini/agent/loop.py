@@ -21,19 +21,15 @@ are the offline stand-ins of hepmini.agent.standins, labelled as such everywhere
 """
 
 import dataclasses
-import re
 
 from hepmini.agent import prompts
 from hepmini.agent.record import OUTPUTS, Trial, protected
-from hepmini.layout import PACKAGE_DIR
+from hepmini.agent.replies import FormatError, Refusal, check_refusal, extract_code, verdict, worker_prompt
 from hepmini.agent.sandbox import Limits, run_python
 from hepmini.errors import ProviderError, SandboxError
+from hepmini.layout import PACKAGE_DIR
 
-ASK = "Reply with exactly one fenced code block that starts with ```python and holds the whole script."
-FENCE = re.compile(r"^```[ \t]*([\w+.-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
-PYTHON_TAGS = ("python", "py", "python3")
-VERDICT = re.compile(r"^\W*VERDICT\W*(ACCEPT|REVISE)\b", re.IGNORECASE | re.MULTILINE)
-WORKER = re.compile(r"^\W*Worker Prompt\W*$(.*?)(?=^\W*Call record\W*$|\Z)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+SUPERVISOR_RETRIES = 2     # supervisor replies with no usable instructions fed back per turn, then the trial ends
 
 
 class Interrupt(Exception):
@@ -66,16 +62,24 @@ class Tampered(Interrupt):
     stop = "tampered"
 
 
+class SupervisorFormat(Interrupt):
+    """The supervisor gave no usable instructions, also after being told its format error."""
+
+    stop = "format_error"
+
+
+class Declined(Interrupt):
+    """A model declined the request (a refusal or a content filter): the trial fails with reason refusal."""
+
+    stop = "refusal"
+
+
 class LimitsExceeded(Interrupt):
     """A token, cost or wall-time limit of the trial was reached."""
 
     def __init__(self, stop: str, message: str):
         super().__init__(message)
         self.stop = stop
-
-
-class FormatError(Exception):
-    """A coder reply is not exactly one ```python block; the message is fed back to the coder."""
 
 
 
@@ -101,11 +105,12 @@ class Settings:
 # ---- the loop ------------------------------------------------------------------------------------
 
 
-def loop(t: Trial, supervisor, coder, s: Settings) -> None:
+def loop(t: Trial, supervisor, coder, s: Settings, progress=None) -> None:
     """Paper Fig. 1: supervise, code, run, review, until accepted or out of iterations; records the end."""
+    t.progress = progress
     try:
         sup = [_msg("system", prompts.render("supervisor_system")), _msg("user", t.task)]
-        instructions = instruct(t, call(t, supervisor, "supervisor", 0, sup, s).text, t.task)
+        instructions = supervise(t, supervisor, 0, sup, s)
         coder_msgs, code = None, None
         for attempt in range(1, s.max_iterations + 1):
             t.iteration = attempt
@@ -120,27 +125,56 @@ def loop(t: Trial, supervisor, coder, s: Settings) -> None:
                 continue
             result = execute(t, attempt, code, s)
             sup.append(_msg("user", review_prompt(t, attempt, s, instructions, code, result)))
-            instructions = review(t, attempt, call(t, supervisor, "supervisor", attempt, sup, s).text, instructions)
+            instructions = supervise(t, supervisor, attempt, sup, s)
             coder_msgs = None  # new instructions: a fresh coder conversation
         raise (GaveUp(f"no result accepted in {s.max_iterations} iteration(s)") if code is not None else
                FormatErrors(f"the last reply had no usable code block ({len(t.format_errors)} format error(s))"))
     except Interrupt as exc:
         t.end_loop(exc.stop, str(exc))
+    except Refusal as exc:
+        t.end_loop("refusal", str(exc))
     except (ProviderError, SandboxError) as exc:  # not the model's fault: kept out of success rates
         t.end_loop("infrastructure", f"{exc.kind}: {exc}", error=exc.record())
+
+
+def supervise(t: Trial, supervisor, attempt: int, sup: list, s: Settings) -> str:
+    """One supervisor turn: ACCEPT ends the loop, else its instructions; a reply with none goes back to it."""
+    for retry in range(SUPERVISOR_RETRIES + 1):
+        text = call(t, supervisor, "supervisor", attempt, sup, s).text
+        said = verdict(text) if attempt else ""
+        if said == "ACCEPT":
+            t.record_verdict(attempt, True, text)
+            raise Accepted("the supervisor accepted the result")
+        if attempt:
+            t.record_verdict(attempt, False, text, "" if said else "a review had no VERDICT line: read as REVISE")
+        try:
+            return worker_prompt(text)
+        except FormatError as exc:   # never forwarded to the coder: the supervisor repairs its own reply
+            t.supervisor_format_errors += 1
+            t.trace("supervisor_format_error", attempt=attempt, retry=retry + 1, error=str(exc))
+            t.log(t.info(f"Supervisor format error ({retry + 1}/{SUPERVISOR_RETRIES + 1}): {exc}", "WARNING"))
+            sup.append(_msg("user", str(exc)))
+    raise SupervisorFormat(f"the supervisor gave no usable instructions in {SUPERVISOR_RETRIES + 1} replies "
+                           f"(attempt {attempt})")
 
 
 def call(t: Trial, client, role: str, attempt: int, messages: list, s: Settings):
     """One API call after the limit checks; the reply is recorded and appended to `messages`."""
     check_limits(t, s)
     t.before_call(role, attempt)
+    listener = t.progress.call(role, attempt) if getattr(t, "progress", None) else None
     try:
-        reply = client.complete(messages, s.params())
+        reply = client.complete(messages, s.params(), on_event=listener)
     except ProviderError as exc:
         t.record_call_error(role, attempt, exc)
+        if listener:
+            listener("failed", error=str(exc))
         raise
     t.record_call(role, attempt, messages, reply)
+    if listener:
+        listener("done", reply=reply)
     messages.append(_msg("assistant", reply.text or "(empty reply)"))  # some APIs refuse empty turns
+    check_refusal(reply)
     return reply
 
 
@@ -154,52 +188,6 @@ def check_limits(t: Trial, s: Settings) -> None:
     cost = t.cost()["known_part"]  # calls of unknown price cannot count: noted in the result
     if 0 < s.cost_limit <= cost:
         raise LimitsExceeded("cost_limit", f"${cost:.4f} spent, limit ${s.cost_limit:g}")
-
-
-def extract_code(reply) -> str:
-    r"""The one ```python block of a coder reply; anything else raises FormatError.
-
-    >>> from hepmini.llm.base import Reply, Usage
-    >>> extract_code(Reply("Here:\n```python\nprint(42)\n```\n", Usage(), "stop", "m"))
-    'print(42)\n'
-    """
-    text, cut = reply.text or "", reply.finish_reason == "length"
-    if not text.strip():
-        raise FormatError(f"Format error: your reply was empty{' (cut at the output token limit)' if cut else ''}. "
-                          + ASK)
-    blocks = FENCE.findall(text)
-    if not blocks:
-        raise FormatError("Format error: your reply has no complete fenced code block"
-                          f"{' (it was cut at the output token limit)' if cut else ''}. " + ASK)
-    if len(blocks) > 1:
-        raise FormatError(f"Format error: your reply has {len(blocks)} code blocks; exactly one is allowed. " + ASK)
-    tag, code = blocks[0]
-    if tag.lower() not in PYTHON_TAGS:
-        raise FormatError(f"Format error: the code block is marked {tag or 'with no language'}, not python. " + ASK)
-    if not code.strip():
-        raise FormatError("Format error: the python block is empty. " + ASK)
-    return code
-
-
-def instruct(t: Trial, text: str, fallback: str, slip: str = "") -> str:
-    """The worker prompt of a supervisor reply ("## Worker Prompt ... ## Call record:"); slips are counted."""
-    match = WORKER.search(text)
-    found = bool(match and match.group(1).strip())
-    if slip or not found:
-        t.supervisor_format_errors += 1
-        t.notes.append(slip or "a supervisor reply had no '## Worker Prompt' section: the whole reply was used")
-    return match.group(1).strip() if found else VERDICT.sub("", text).strip() or fallback
-
-
-def review(t: Trial, attempt: int, text: str, previous: str) -> str:
-    """The supervisor's verdict: raise Accepted, or return the revised instructions."""
-    match = VERDICT.search(text)
-    if match and match.group(1).upper() == "ACCEPT":
-        t.record_verdict(attempt, True, text)
-        raise Accepted("the supervisor accepted the result")
-    slip = "" if match else "a review had no VERDICT line: read as REVISE"
-    t.record_verdict(attempt, False, text, slip)
-    return instruct(t, text, previous, slip)
 
 
 def execute(t: Trial, attempt: int, code: str, s: Settings):

@@ -1,0 +1,94 @@
+"""Read the two roles' replies: the coder's one ```python block, the supervisor's worker prompt and verdict.
+
+A reply that cannot be used is a FormatError whose message goes back to the model that wrote it
+(the coder's to the coder, the supervisor's to the supervisor); it is never forwarded to the other
+role. A declined request (a refusal, or an answer stopped by a content filter) is a Refusal.
+"""
+
+import re
+
+ASK = "Reply with exactly one fenced code block that starts with ```python and holds the whole script."
+FENCE = re.compile(r"^```[ \t]*([\w+.-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+PYTHON_TAGS = ("python", "py", "python3")
+VERDICT = re.compile(r"^\W*VERDICT\W*(ACCEPT|REVISE)\b", re.IGNORECASE | re.MULTILINE)
+WORKER = re.compile(r"^\W*Worker Prompt\W*$(.*?)(?=^\W*Call record\W*$|\Z)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+# A placeholder of the reply format, e.g. "<the complete revised instructions for the coder: ...>".
+PLACEHOLDER = re.compile(r"<(the|a) [^<>\n]{12,}>", re.IGNORECASE)
+SUPERVISOR_FORMAT = ("Reply in the format you were given: a line '## Worker Prompt', then the complete instructions "
+                     "for the coder in your own words (not the placeholder in angle brackets), then a line "
+                     "'## Call record:' and your record.")
+
+
+class FormatError(Exception):
+    """A reply the harness cannot use; the message is fed back to the model that wrote it."""
+
+
+class Refusal(Exception):
+    """The model declined (a refusal, or an answer stopped by a content filter); its words are kept."""
+
+
+def check_refusal(reply) -> None:
+    """Raise Refusal when the reply declines instead of answering."""
+    if reply.finish_reason in ("refusal", "content_filter") and not FENCE.search(reply.text or ""):
+        words = (getattr(reply, "refusal", "") or reply.text or "").strip()
+        raise Refusal(f"the model declined ({reply.finish_reason}): {words[:300] or '(no words given)'}")
+
+
+def extract_code(reply) -> str:
+    r"""The one ```python block of a coder reply; anything else raises FormatError.
+
+    >>> from hepmini.llm.base import Reply, Usage
+    >>> extract_code(Reply("Here:\n```python\nprint(42)\n```\n", Usage(), "stop", "m"))
+    'print(42)\n'
+    """
+    text, cut = reply.text or "", reply.finish_reason == "length"
+    if not text.strip():
+        raise FormatError(f"Format error: your reply was empty{' (cut at the output token limit)' if cut else ''}. "
+                          + ASK)
+    blocks = FENCE.findall(text)
+    if not blocks:
+        raise FormatError("Format error: your reply has no complete fenced code block"
+                          f"{' (it was cut at the output token limit)' if cut else ''}. " + ASK)
+    if len(blocks) > 1:
+        raise FormatError(f"Format error: your reply has {len(blocks)} code blocks; exactly one is allowed. " + ASK)
+    tag, code = blocks[0]
+    if tag.lower() not in PYTHON_TAGS:
+        raise FormatError(f"Format error: the code block is marked {tag or 'with no language'}, not python. " + ASK)
+    if not code.strip():
+        raise FormatError("Format error: the python block is empty. " + ASK)
+    return code
+
+
+def worker_prompt(text: str) -> str:
+    """The instructions in a supervisor reply ("## Worker Prompt ... ## Call record:"), or FormatError.
+
+    >>> worker_prompt("## Worker Prompt\\nLoad a.npy and save b.npy with its sum.\\n## Call record:\\nasked")
+    'Load a.npy and save b.npy with its sum.'
+    >>> echo = "## Worker Prompt\\n<the complete revised instructions for the coder: ...>\\n## Call record:\\nx"
+    >>> try:
+    ...     worker_prompt(echo)
+    ... except FormatError as exc:
+    ...     print(str(exc)[:68])
+    Format error: your '## Worker Prompt' repeats the placeholder '<the
+    """
+    match = WORKER.search(text or "")
+    body = match.group(1).strip() if match else ""
+    if not match:
+        raise FormatError(f"Format error: your reply has no '## Worker Prompt' section. {SUPERVISOR_FORMAT}")
+    if not body:
+        raise FormatError(f"Format error: your '## Worker Prompt' section is empty. {SUPERVISOR_FORMAT}")
+    echo = PLACEHOLDER.search(body)
+    if echo and len(body) < len(echo.group(0)) + 200:
+        raise FormatError(f"Format error: your '## Worker Prompt' repeats the placeholder {echo.group(0)[:60]!r} "
+                          f"instead of instructions. {SUPERVISOR_FORMAT}")
+    return body
+
+
+def verdict(text: str) -> str:
+    """ACCEPT or REVISE from a review; a review with neither line reads as REVISE ("" is returned then).
+
+    >>> verdict("VERDICT: ACCEPT"), verdict("## verdict: revise\\n..."), verdict("looks fine")
+    ('ACCEPT', 'REVISE', '')
+    """
+    match = VERDICT.search(text or "")
+    return match.group(1).upper() if match else ""

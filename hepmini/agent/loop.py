@@ -123,7 +123,11 @@ def loop(t: Trial, supervisor, coder, s: Settings, progress=None) -> None:
                 coder_msgs.append(_msg("user", str(exc)))
                 code = None
                 continue
+            if t.progress:
+                t.progress.run_started(attempt)
             result = execute(t, attempt, code, s)
+            if t.progress:
+                t.progress.run_ended(attempt, result)
             sup.append(_msg("user", review_prompt(t, attempt, s, instructions, code, result)))
             instructions = supervise(t, supervisor, attempt, sup, s)
             coder_msgs = None  # new instructions: a fresh coder conversation

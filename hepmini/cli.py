@@ -24,6 +24,8 @@ COMMANDS = {
     "fetch-data": ("data", "download the real 2020 ATLAS Open Data GamGam files"),
     "models": ("llm", "list known models, endpoints, prices and whether a key is set"),
     "ping": ("llm", "send one short request to a model and show reply, tokens, cost"),
+    "serve": ("llm", "run the local model's llama-server in the foreground (other commands then use it)"),
+    "local-model": ("llm", "install the local model (llama-server and Qwen2.5-Coder-1.5B) or show its state"),
     "agent": ("agent", "run a step through the supervisor-coder agent, in trials"),
     "bench": ("bench", "run a model x step x trial campaign of agent trials (resumable, parallel, budgeted)"),
     "diagnose": ("bench", "say why failed trials failed (rules; with --model, also the paper's LLM classifier)"),

@@ -71,6 +71,13 @@ class Config:
     call_deadline: float = 900.0        # seconds for one LLM call, from connect to last byte, retries included
     max_retries: int = 6
     stream: bool = True                 # ask LLM servers for server-sent events (0: servers that lack them)
+    cache_dir: str = ""                 # models and state of the local model; "" = $XDG_CACHE_HOME/hepmini or ~/.cache/hepmini
+    local_model: str = ""               # the GGUF file of `local:` models; "" = the default model in cache_dir
+    local_server: str = ""              # a llama-server binary; "" = the one `make local-model` installed
+    local_context: int = 8192           # tokens of context per server slot (prompt + reply)
+    local_threads: int = 0              # CPU threads of the local server; 0 = every core
+    local_request_timeout: float = 900.0   # a local model's idle clock (a long prompt is read in silence)
+    local_call_deadline: float = 3600.0    # a local model's deadline per call (slow but generating is fine)
     live: bool = False                  # HEPMINI_LIVE=1 enables tests against real endpoints
     keys: Secrets = dataclasses.field(default_factory=Secrets, repr=False)
     base_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -243,6 +250,9 @@ def resolve(overrides: Optional[Mapping] = None, *, environ: Optional[Mapping] =
         if fields.get("key_env") and environ.get(fields["key_env"]):
             keys[name] = environ[fields["key_env"]]
     passthrough = {v: environ[v] for v in ENV_ALLOWLIST if v in environ}
+    if not values.get("cache_dir"):
+        home = environ.get("XDG_CACHE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".cache")
+        values["cache_dir"] = str(Path(home) / "hepmini")
     cfg = Config(**values, keys=keys, base_urls=base_urls, provider_headers=headers, endpoints=endpoints,
                  passthrough_env=passthrough, user_env=Secrets(environ),
                  tabpfn_cache_dir=environ.get("TABPFN_MODEL_CACHE_DIR", ""))

@@ -123,6 +123,10 @@ class CampaignBusy(CampaignError):
     """Another process holds the campaign's lock."""
 
 
+class LocalModelError(HepminiError):
+    """The local model or its llama-server is missing, corrupt, or did not start."""
+
+
 class SandboxError(HepminiError):
     """The sandbox itself could not be set up: an infrastructure failure, never the generated code's."""
 

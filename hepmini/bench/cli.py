@@ -233,3 +233,15 @@ def cmd_export(cfg, args) -> int:
         write_script(out / name, text, 0o755)
     print(f"wrote {', '.join(scripts)} in {out}; submit with: bash {shlex.quote(str(out / SUBMIT))}")
     return 0
+
+
+def add_view(parser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="a campaign directory")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    add_set(parser)
+
+
+def cmd_view(cfg, args) -> int:
+    """`python -m hepmini view DIR`: not written yet."""
+    raise ConfigError("view is not available yet")
+

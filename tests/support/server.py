@@ -20,40 +20,33 @@ DEFAULT = object()   # Resp(body=DEFAULT): the fake's own default answer, sent w
 
 @dataclasses.dataclass
 class Resp:
-    """One scripted response: what to send and how the bytes reach the wire.
-
-    Transport (any reply): `delay` s of silence before the status line; `head_trickle` s per byte of the status
-    line and headers; `trickle` s per body byte; `schedule` [(n_bytes, pause_s), ...] writes the whole reply
-    (status line, headers, body; chunk framing included) n bytes at a time with a pause after each, the rest at
-    once when the schedule ends (it replaces delay, trickles and pace); `reset` "before" (RST, no answer) or
-    "body" (RST half way); `bad_length` announces 50 more bytes than it sends, then closes.
-    A pause of math.inf lasts until the client hangs up (or the fake closes).
-
-    Streams: `stream` None streams when the request asks for it and this is a 200 with a dict body or `events`;
-    False answers plain JSON anyway (a server without streaming); True always streams. `events` replaces the
-    events made from `body` (dict: encoded for the protocol; str: one event's lines; bytes: verbatim). `pace` s
-    before each event; `stall_after` N: send N events then go silent with the socket open; `truncate_after` N:
-    send N events then close (no [DONE]/message_stop, no final chunk); `error_after` N: send N events, then
-    `error_event` (default: the protocol's mid-stream error) and end the stream.
-    """
+    """One scripted response: what to send, and how its bytes reach the wire (a pause of math.inf lasts until the
+    client hangs up or the fake closes)."""
 
     status: int = 200
-    body: Union[dict, list, str, bytes, None, object] = None
+    body: Union[dict, list, str, bytes, None, object] = None    # or DEFAULT
     headers: dict = dataclasses.field(default_factory=dict)
     content_type: str = "application/json"
-    delay: float = 0.0
-    head_trickle: float = 0.0
-    trickle: float = 0.0
+    # --- transport, any reply
+    delay: float = 0.0          # seconds of silence before the status line
+    head_trickle: float = 0.0   # seconds per byte of the status line and headers
+    trickle: float = 0.0        # seconds per body byte (per byte of the chunked body of a stream)
+    # [(n_bytes, pause_s), ...]: the whole reply (status line, headers, body, chunk framing) n bytes at a time, a
+    # pause after each, the rest at once when the list ends; replaces delay, trickles and pace
     schedule: Optional[Sequence[tuple]] = None
-    reset: str = ""
-    bad_length: bool = False
+    reset: str = ""             # "before": RST instead of an answer; "body": headers, half the body, RST
+    bad_length: bool = False    # announce a longer Content-Length than sent, then close (truncated JSON)
+    # --- streams
+    # None: stream when the request asks to and this is a 200 with a dict body (or events); False: plain JSON
+    # anyway (a server without streaming); True: always stream
     stream: Optional[bool] = None
-    events: Optional[list] = None
-    pace: float = 0.0
-    stall_after: Optional[int] = None
-    truncate_after: Optional[int] = None
-    error_after: Optional[int] = None
-    error_event: Union[dict, str, bytes, None] = None
+    events: Optional[list] = None   # instead of events made from body: dict (encoded for the protocol), str (one
+    #                                 event's lines, blank line added), bytes (verbatim, e.g. sse.PING)
+    pace: float = 0.0               # seconds before each event
+    stall_after: Optional[int] = None     # send N events, then silence with the socket open
+    truncate_after: Optional[int] = None  # send N events, then close: no [DONE]/message_stop, no final chunk
+    error_after: Optional[int] = None     # send N events, then error_event, then end the stream cleanly
+    error_event: Union[dict, str, bytes, None] = None   # default: the protocol's mid-stream error (fake.stream_error)
 
 
 @dataclasses.dataclass
@@ -178,20 +171,18 @@ class _Handler(BaseHTTPRequestHandler):
         return head
 
     def _run(self, pieces, end):
-        pending = b""
+        pending = []
         try:
             for data, pause in pieces:
-                pending += data
+                pending.append(data)
                 if pause:
                     # bytes up to a pause go in one write, as real servers do (no delayed-ACK stalls)
-                    if pending:
-                        self.wfile.write(pending)
-                        pending = b""
+                    self.wfile.write(b"".join(pending))
+                    pending = []
                     if self._pause(pause):
                         self.close_connection = True
                         return
-            if pending:
-                self.wfile.write(pending)
+            self.wfile.write(b"".join(pending))
             if end == "rst":
                 return self._rst()
             if end == "stall":

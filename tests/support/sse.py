@@ -50,6 +50,7 @@ def openai_events(body: dict, include_usage=False, flavor="openai") -> list:
             "model": body.get("model"), "system_fingerprint": body.get("system_fingerprint")}
     if flavor in ("openai", "litellm"):
         head["service_tier"] = body.get("service_tier", "default")
+    if flavor == "openai":
         head["obfuscation"] = "Qk3x"          # OpenAI pads chunks since 2025-08; clients must ignore it
 
     def chunk(choices, **extra):

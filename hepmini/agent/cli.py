@@ -67,15 +67,17 @@ def run_name(s, what: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{what}-{re.sub(r'[^A-Za-z0-9.+-]+', '_', models)}"
 
 
-def settings_from(cfg, args):
+def settings_from(cfg, args, default: str = ""):
     """The trial Settings from the `agent` / `all` flags; model names are checked before anything runs."""
     from hepmini.agent.loop import Settings
 
-    model = getattr(args, "model", None)
+    model = getattr(args, "model", None) or (default if not (getattr(args, "supervisor", None) or
+                                                             getattr(args, "coder", None)) else None)
     supervisor, coder = getattr(args, "supervisor", None) or model, getattr(args, "coder", None) or model
     if not supervisor or not coder:
         raise ConfigError("name the model: --model PROVIDER:MODEL, or --supervisor M and --coder M "
-                          "(offline: --model scripted:oracle)")
+                          "(offline: --model scripted:oracle; the local model: --model local)")
+    supervisor, coder = models.canonical(supervisor, cfg), models.canonical(coder, cfg)
     for name in (supervisor, coder):
         models.check_model(name, cfg)
     fields = {f.name for f in dataclasses.fields(Settings)} - {"supervisor", "coder"}
@@ -101,60 +103,63 @@ def _reference(cfg, targets=None) -> None:
 
 
 def trial_line(r: dict) -> str:
+    """One line per trial: status, validation, work, cost, time, and the reason of a failure not the model's."""
     tokens, cost = r.get("tokens", {}), (r.get("cost") or {}).get("total", None)
     valid = "-" if not r.get("validation") else "PASS" if r["validation"]["passed"] else "FAIL"
+    why = f" - {r.get('reason', '')[:300]}" if r["status"] in ("infrastructure", "harness_error", "skipped") or \
+        r.get("stop") == "refusal" else ""
     return (f"{r['step']} trial {r.get('trial', '-')}: {r['status']} (validation {valid}, "
             f"{r.get('iterations', 0)} iteration(s), {r.get('api_calls', 0)} API calls, "
             f"{tokens.get('input', 0)} in / {tokens.get('output', 0)} out tokens, "
             f"cost {'unknown' if cost is None else f'${cost:.4f}'}, "
-            f"{(r.get('durations') or {}).get('total', 0):.1f} s) -> {r['trial_dir']}")
+            f"{(r.get('durations') or {}).get('total', 0):.1f} s) -> {r['trial_dir']}{why}")
 
 
 def cmd_agent(cfg, args) -> int:
-    """`python -m hepmini agent STEP --model M [--trials K] [--inputs reference|chained] [--out DIR]`."""
+    """`python -m hepmini agent STEP [--model M] [--trials K] [--inputs reference|chained] [--out DIR]`."""
     from hepmini.agent import trial
-    from hepmini.agent.trial import run_trial
 
-    step, s = layout.get(args.step), settings_from(cfg, args)
+    step, s = layout.get(args.step), settings_from(cfg, args, default="local")
     announce(s)
     out = Path(args.out) if args.out else cfg.workdir / "agent" / run_name(s, step.NAME)
     _reference(cfg, [step.NAME])  # inputs (reference mode) and the answers validation compares with
     sources = ({rel: cfg.solution_dir for rel in step.INPUTS} if args.inputs == "reference"
                else trial.chained_sources(out, step))
-    results = []
-    for _ in range(args.trials):
-        n, directory = trial.new_trial_dir(out, step)
-        results.append(run_trial(cfg, step, s, directory, sources=sources, index=n, inputs_mode=args.inputs,
-                                 hide=[out]))
-        print(trial_line(results[-1]))
+    results = _trials(cfg, s, [(step, sources)] * args.trials, out, args.inputs)
     ok = sum(r["status"] == "success" for r in results)
     print(f"{ok}/{len(results)} trial(s) succeeded; supervisor {models.label(s.supervisor)}, coder "
           f"{models.label(s.coder)}; trials in {out}")
     return 0 if ok == len(results) else 1
 
 
+def _trials(cfg, s, plan, out: Path, inputs_mode: str) -> list:
+    """Run the (step, sources) trials of `plan` in order, with live progress and the local server if needed.
+
+    `sources` None means chained: the inputs come from the trials just run in `out`.
+    """
+    from hepmini.agent import trial
+    from hepmini.agent.progress import Progress
+    from hepmini.llm.localserver import serving
+
+    progress, results = Progress(), []
+    with serving(cfg, [s.supervisor, s.coder], say=progress.line):
+        for step, sources in plan:
+            n, directory = trial.new_trial_dir(out, step)
+            sources = trial.chained_sources(out, step) if sources is None else sources
+            results.append(trial.run_trial(cfg, step, s, directory, sources=sources, index=n, inputs_mode=inputs_mode,
+                                           hide=[out], progress=progress.trial(f"{step.NAME} trial {n}")))
+            print(trial_line(results[-1]) if results[-1]["status"] != "skipped" else
+                  f"{step.NAME}: skipped ({results[-1]['reason']})", flush=True)
+    return results
+
+
 def _agent_all(cfg, args) -> int:
     """`python -m hepmini all --model M`: the five steps through the agent, each on its own previous outputs."""
-    from hepmini.agent import trial
-    from hepmini.agent.trial import run_trial
-
     s = settings_from(cfg, args)
     announce(s)
     _reference(cfg)
     out = cfg.workdir / "agent" / run_name(s, "chained")
-    results = []
-    for step in layout.steps():
-        n, directory = trial.new_trial_dir(out, step)
-        sources = trial.chained_sources(out, step)
-        missing = [str(Path(d) / rel) for rel, d in sources.items() if not (Path(d) / rel).is_file()]
-        if missing:
-            why = f"input(s) missing from the agent's earlier steps: {', '.join(missing)}"
-            results.append(trial.skip_trial(directory, step, why, {"supervisor": s.supervisor, "coder": s.coder}))
-        else:
-            results.append(run_trial(cfg, step, s, directory, sources=sources, index=n, inputs_mode="chained",
-                                     hide=[out]))
-        print(trial_line(results[-1]) if results[-1]["status"] != "skipped" else
-              f"{step.NAME}: skipped ({results[-1]['reason']})")
+    results = _trials(cfg, s, [(step, None) for step in layout.steps()], out, "chained")
     print(f"\nChained analysis by {models.label(s.supervisor)}"
           + ("" if s.coder == s.supervisor else f" + {models.label(s.coder)}") + f" in {out}")
     print(table(results))

@@ -14,6 +14,15 @@ def label(name: str) -> str:
     return f"{name} (SCRIPTED STAND-IN, not a language model)" if is_standin(name) else name
 
 
+def canonical(name: str, cfg) -> str:
+    """The full name a record keeps: `local` is local:<model>; other names stay as they are."""
+    if is_standin(name):
+        return name
+    from hepmini.llm.endpoints import split_model
+
+    return ":".join(split_model(name, cfg))
+
+
 def check_name(name: str, cfg) -> None:
     """Fail on a model name that names no stand-in and no known provider (keys are not checked)."""
     if is_standin(name):
@@ -33,9 +42,14 @@ def check_model(name: str, cfg, *, what: str = "nothing was run") -> None:
 
         standins.check_name(name)
         return
-    from hepmini.llm.endpoints import check_key
+    from hepmini.llm.endpoints import LOCAL, check_key
 
-    check_key(name, cfg, what)
+    endpoint = check_key(name, cfg, what)
+    if endpoint.name == LOCAL:   # installed? (one line naming `make local-model` when not)
+        from hepmini.llm import local
+
+        local.server_binary(cfg)
+        local.check_model(local.model_path(cfg))
 
 
 def client_for(name: str, cfg, seed: int = 0):

@@ -6,14 +6,15 @@ stepN_title/trial-NNN; chained trials read the outputs of the latest trial of th
 """
 
 import dataclasses
-import os
+import datetime
 import time
+import traceback
 from pathlib import Path
 
 from hepmini import layout
-from hepmini.agent import models
+from hepmini.agent import models, workspace
 from hepmini.agent.loop import Settings, loop
-from hepmini.agent.record import FORMAT, OUTPUTS, Trial, protected
+from hepmini.agent.record import FORMAT, OUTPUTS, Trial
 from hepmini.errors import UsageError, ValidationError
 from hepmini.files import atomic_write_json
 from hepmini.layout import tree_dir
@@ -25,7 +26,8 @@ STATUSES = {
     "format_error": "the last coder reply had no usable ```python block",
     "infrastructure": "a provider call failed after its retries, or the sandbox could not start: not the "
                       "model's fault, kept out of success rates",
-    "tampered": "the code changed a protected file or left an output linking outside its trial",
+    "tampered": "the code changed a protected file, or left a link, device, FIFO, socket or hard link among its "
+                "outputs",
     "harness_error": "hepmini itself failed while running the trial (a bug: the traceback is in the evidence)",
     "skipped": "a chained step whose inputs the agent's earlier steps did not make",
     "running": "the trial has started and not ended (a crashed or live process)",
@@ -36,15 +38,15 @@ FAILURES = COUNTED[1:]                                             # what the er
 EXCLUDED = ("infrastructure", "skipped", "harness_error")          # not the model's doing
 
 
-def trial_status(stop: str, passed: bool, escaped: bool = False) -> str:
-    """The trial's status from how the loop stopped, whether validation passed, and links removed.
+def trial_status(stop: str, passed: bool) -> str:
+    """The trial's status from how the loop stopped and whether validation passed.
 
     >>> trial_status("accepted", True), trial_status("accepted", False), trial_status("max_iterations", True)
     ('success', 'failed', 'failed')
-    >>> trial_status("infrastructure", False), trial_status("accepted", True, escaped=True)
+    >>> trial_status("infrastructure", False), trial_status("tampered", True)
     ('infrastructure', 'tampered')
     """
-    if stop == "tampered" or escaped:
+    if stop == "tampered":
         return "tampered"
     if stop in ("infrastructure", "format_error", "harness_error"):
         return stop
@@ -52,36 +54,68 @@ def trial_status(stop: str, passed: bool, escaped: bool = False) -> str:
 
 
 def run_trial(cfg, step, s: Settings, directory: Path, *, sources: dict, index: int = 1,
-              inputs_mode: str = "reference", clients=None, hide=()) -> dict:
-    """Set up one trial, run the loop, validate, write result.json; return the result.
+              inputs_mode: str = "reference", clients=None, hide=(), limits=None, progress=None) -> dict:
+    """Set up one trial, run the loop, validate, write result.json; return the result. Never raises for a run.
 
     `sources` maps each input path of the step to the directory holding it; `clients` (supervisor,
     coder) replaces the ones named in `s` (tests pass standins.Replay); `hide` adds directories the
-    generated code must not see (the reference answers, reference/ and the workdir always are).
+    generated code must not see (the reference answers, reference/ and the workdir always are);
+    `limits` replaces the sandbox's default Limits; `progress` (agent.progress) hears the trial live.
+    Whatever goes wrong while handling a run ends this trial with a status (a harness bug: harness_error,
+    with the traceback in its evidence) and returns, so the trials after it still run; only Ctrl-C and
+    SystemExit pass on, after the trial is recorded.
     """
+    missing = workspace.missing_inputs(step, sources)
+    if missing:  # e.g. chained on a trial whose outputs were refused: nothing for this one to work on
+        where = "the agent's earlier steps" if inputs_mode == "chained" else "the reference outputs"
+        why = f"input(s) missing from {where}: {', '.join(missing)}"  # a link counts as missing
+        return skip_trial(directory, step, why, {"supervisor": s.supervisor, "coder": s.coder})
     t = Trial(cfg, step, directory, supervisor=s.supervisor, coder=s.coder, settings=dataclasses.asdict(s),
               index=index, inputs_mode=inputs_mode)
     t.hide = [str(Path(p).absolute()) for p in (cfg.workdir, cfg.solution_dir, tree_dir("reference"), *hide)]
-    t.prepare(sources)
+    t.limits = limits
     made = [] if clients else models.clients_for(cfg, s.supervisor, s.coder, seed=s.fault_seed + index - 1)
     supervisor, coder = clients or made
     try:
-        loop(t, supervisor, coder, s)
-    except BaseException as exc:  # a harness bug or Ctrl-C: the trial still says how it ended
-        t.end_loop("harness_error", f"{type(exc).__name__}: {exc}")
-        t.finish("harness_error")
+        workspace.prepare(t, sources)
+        loop(t, supervisor, coder, s, progress=progress)
+        return conclude(t, supervisor, coder)
+    except Exception as exc:  # a bug of hepmini's: this trial says so, the campaign goes on
+        return harness_error(t, exc)
+    except BaseException as exc:  # Ctrl-C, SystemExit: the trial still says how it ended
+        harness_error(t, exc)
         raise
     finally:
         for client in {id(c): c for c in made}.values():
             client.close()
-    return conclude(t, supervisor, coder)
+
+
+def harness_error(t: Trial, exc: BaseException) -> dict:
+    """End a trial on an exception of the harness's own: the traceback in the log, trace and result."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    error = {"kind": type(exc).__name__, "message": str(exc), "traceback": tb}
+    reason = f"{type(exc).__name__}: {exc}"
+    try:
+        if t.stop is None:
+            t.end_loop("harness_error", reason, error=error)
+        else:  # the loop had ended: validation or the record itself failed
+            t.stop, t.reason, t.error = "harness_error", reason, error
+        t.log(t.info(f"Harness error: {reason}", "ERROR"), tb.rstrip())
+        t.trace("harness_error", error=error)
+        return t.finish("harness_error")
+    except Exception as again:  # the evidence itself cannot be written: keep the result at least
+        t.stop, t.reason, t.error = "harness_error", reason, {**error, "recording": f"{type(again).__name__}: {again}"}
+        try:
+            return t.write_result("harness_error", ended=datetime.datetime.now())
+        except Exception:
+            return {"status": "harness_error", "reason": reason, "trial_dir": str(t.dir), "step": t.step.NAME,
+                    "cost": None, "error": error}
 
 
 def conclude(t: Trial, supervisor, coder) -> dict:
-    """Validate the outputs against the reference, decide the status and write the result."""
+    """Validate the harness's copy of the outputs against the reference, decide the status, write the result."""
     from hepmini.analysis import validate
 
-    escaped = unlink_escapes(t.dir / OUTPUTS, t.dir)
     v0, validation = time.monotonic(), None
     try:
         result = validate.validate_step(t.step.NAME, t.dir / OUTPUTS, t.cfg.solution_dir)
@@ -93,34 +127,21 @@ def conclude(t: Trial, supervisor, coder) -> dict:
         t.notes.append(f"validation could not run: {exc}")
         t.stop, t.reason = "infrastructure", f"validation could not run: {exc}"
     v_seconds = time.monotonic() - v0
-    if escaped:
-        t.notes.append(f"outputs linking outside the trial were removed before validation: {escaped}")
-    passed = bool(validation and validation["passed"])
-    status = trial_status(t.stop, passed, bool(escaped))
+    refused = t.executions[-1]["outputs_refused"] if t.executions else []
+    if refused:
+        t.notes.append(f"outputs over the limits were not copied, so the trial cannot pass: {', '.join(refused)}")
+    passed = bool(validation and validation["passed"]) and not refused
+    status = trial_status(t.stop, passed)
     if 0 < t.settings["cost_limit"] and t.cost()["unknown_calls"]:
         t.notes.append("the cost limit could not count calls of unknown price")
-    security = {"tampered": sorted({p for e in t.executions for p in e["tampered"]}),
-                "output_links_removed": escaped, "hidden_from_code": t.hide,
-                "protected": [str(p) for p in protected(t)],
+    security = {"tampered": sorted({p for e in t.executions for p in e["tampered"]}), "outputs_refused": refused,
+                "hidden_from_code": t.hide, "protected": [str(p) for p in workspace.protected(t)],
                 "isolation": t.executions[0]["isolation"] if t.executions else None}
     # Ground truth for the error classifier: the coder stand-in's injected fault (if any).
     roles = [role for role, c in (("supervisor", supervisor), ("coder", coder)) if hasattr(c, "describe")]
     scripted = {**(coder if "coder" in roles else supervisor).describe(), "roles": roles} if roles else None
     return t.finish(status, validation=validation, scripted=scripted, security=security,
                     durations=t.durations(validation_seconds=v_seconds))
-
-
-def unlink_escapes(outputs: Path, trial_dir: Path) -> list:
-    """Remove symlinks under `outputs` (or `outputs` itself) that lead outside the trial; list them."""
-    found, root = [], os.path.realpath(trial_dir)
-    candidates = [outputs] + ([Path(d) / n for d, dirs, files in os.walk(outputs) for n in dirs + files]
-                              if not outputs.is_symlink() else [])
-    for path in candidates:
-        target = os.path.realpath(path)
-        if path.is_symlink() and not (target == root or target.startswith(root + os.sep)):
-            found.append(f"{path.relative_to(trial_dir)} -> {os.readlink(path)}")
-            path.unlink()
-    return sorted(found)
 
 
 def step_dir(root: Path, step) -> Path:

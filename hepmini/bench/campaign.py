@@ -52,6 +52,9 @@ class Campaign:
         self.providers = {}
         self.counts, self.budget, self.progress = Counter(), None, None
         self.ran, self.busy, self.harness_errors = 0, [], 0
+        from hepmini.agent.progress import Progress as TrialProgress   # calls and runs of the trials, live
+
+        self.trials = TrialProgress(stream or sys.stderr, live=False if stream is not None else None)
 
     def settled(self, state: str, result) -> bool:
         """Whether a cell is finished for this run: final, unless an infrastructure end is to be retried."""
@@ -83,7 +86,8 @@ class Campaign:
             clients = self.clients_factory(model, step_name, k) if self.clients_factory else None
             return "ran", run_trial(self.cfg, step, s, path, sources={r: self.cfg.solution_dir
                                                                              for r in step.INPUTS},
-                                          index=k, inputs_mode="reference", clients=clients, hide=[self.out])
+                                          index=k, inputs_mode="reference", clients=clients, hide=[self.out],
+                                          progress=self.trials.trial(f"{model} {step_name} trial {k}"))
         except Exception as exc:  # a harness bug: result.json (if any) says "harness_error"; a resume re-runs the cell
             why = f"{type(exc).__name__}: {exc}"
             store.event(self.out, "harness_error", cell=i, model=model, step=step_name, trial=k, error=why)
@@ -232,6 +236,7 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
     array tasks) do not, so many can share DIR: every cell is run under its own lock.
     """
     from hepmini.analysis import dag
+    from hepmini.llm.localserver import serving
 
     out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)
@@ -254,7 +259,9 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
             dag.run(cfg, targets=list(spec.steps), report=lambda line: _say(stream, f"reference: {line}"))
         run = Campaign(cfg, spec, out, jobs=jobs, clients_factory=clients_factory,
                        retry_infrastructure=retry_infrastructure, stream=stream)
-        summary = run.run(cells)
+        local = [] if clients_factory else spec.models       # one server for the campaign, a slot per trial at once
+        with serving(cfg, local, slots=jobs, say=lambda line: _say(stream, line)):
+            summary = run.run(cells)
         store.event(out, "end", **summary)
         return summary
     finally:
@@ -277,37 +284,62 @@ def pick_cells(spec: Spec, cell=None) -> list:
 
 
 def spec_from_args(cfg, args, out: Path) -> tuple:
-    """(cfg, spec) from the flags; without --models, the campaign stored in DIR with its settings."""
+    """(cfg, spec) from the flags; without --models, the campaign stored in DIR with its settings.
+
+    On a DIR that holds a campaign, an option left out keeps its stored value (trials, budget,
+    iterations, the agent's limits and sampling), and models or steps not in it are added after the
+    stored ones when nothing that changes results differs; otherwise the spec is returned as asked,
+    for check_spec to refuse in one line.
+    """
     from hepmini.agent import loop
 
+    stored = Spec.load(out) if (Path(out) / "campaign.json").exists() or not args.models else None
     if not args.models:
-        stored = Spec.load(out)
         cfg = dataclasses.replace(cfg, **{k: (Path(v) if k == "data_dir" and v else v)
                                           for k, v in stored.settings.items() if k in store.CONFIG_FIELDS})
         if args.workdir is None and stored.workdir:
             cfg = dataclasses.replace(cfg, workdir=Path(stored.workdir))
-        return cfg, dataclasses.replace(stored, trials=stored.trials if args.trials is None else args.trials,
-                                        budget=stored.budget if args.budget is None else args.budget)
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    steps = [layout.get(s.strip()).NAME for s in (args.steps or ",".join(s.NAME for s in layout.steps())).split(",")]
-    for name, values in (("models", models), ("steps", steps)):
-        if len(set(values)) != len(values) or not values:
-            raise ConfigError(f"--{name} must name each one once: {','.join(values) or '(none)'}")
-    if len({store.slug(m) for m in models}) != len(models):
-        raise ConfigError(f"--models {args.models}: two names give the same directory name; rename one")
+        asked = dataclasses.replace(stored, steps=tuple(_names(args.steps, "steps")) if args.steps else stored.steps,
+                                    trials=_given(args, "trials", stored.trials),
+                                    budget=_given(args, "budget", stored.budget))
+        return cfg, _widen(stored, asked)
     defaults = loop.Settings(supervisor="-", coder="-")
-    settings = {f: getattr(args, f, None) if getattr(args, f, None) is not None else getattr(defaults, f)
-                for f in store.AGENT_FIELDS}
+    kept = stored.settings if stored else {}
+    settings = {f: _given(args, f, kept.get(f, getattr(defaults, f))) for f in store.AGENT_FIELDS}
     settings.update({k: getattr(cfg, k) for k in store.CONFIG_FIELDS})
     settings["data_dir"] = str(cfg.data_dir.absolute()) if cfg.data_dir else None
-    trials = 1 if args.trials is None else args.trials
-    iterations = defaults.max_iterations if args.max_iterations is None else args.max_iterations
+    trials = _given(args, "trials", stored.trials if stored else 1)
+    iterations = _given(args, "max_iterations", stored.max_iterations if stored else defaults.max_iterations)
     if trials < 1 or iterations < 1:
         raise ConfigError("--trials and --max-iterations must be at least 1")
-    spec = Spec(models=tuple(models), steps=tuple(steps), trials=trials, max_iterations=iterations,
-                budget=args.budget, settings=settings, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                workdir=str(cfg.workdir.absolute()))
-    return cfg, spec
+    spec = Spec(models=tuple(_names(args.models, "models")), steps=tuple(_names(args.steps, "steps")), trials=trials,
+                max_iterations=iterations, budget=_given(args, "budget", stored.budget if stored else None),
+                settings=settings, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), workdir=str(cfg.workdir.absolute()))
+    return cfg, _widen(stored, spec)
+
+
+def _given(args, name: str, fallback):
+    value = getattr(args, name, None)
+    return fallback if value is None else value
+
+
+def _names(text, what: str) -> list:
+    """--models or --steps as a list (steps by their canonical names; all five when --steps is not given)."""
+    if what == "steps":
+        names = [layout.get(s.strip()).NAME for s in (text or ",".join(s.NAME for s in layout.steps())).split(",")]
+    else:
+        names = [m.strip() for m in text.split(",") if m.strip()]
+    if len(set(names)) != len(names) or not names:
+        raise ConfigError(f"--{what} must name each one once: {','.join(names) or '(none)'}")
+    return names
+
+
+def _widen(stored, asked: Spec) -> Spec:
+    """`asked` grown onto the stored campaign (new models and steps after its own), when it may be."""
+    spec = asked if stored is None or stored.mismatch(asked) else stored.widened(asked)
+    if len({store.slug(m) for m in spec.models}) != len(spec.models):
+        raise ConfigError(f"models {','.join(spec.models)}: two names give the same directory name; rename one")
+    return spec
 
 
 def _say(stream, text: str) -> None:

@@ -1,6 +1,7 @@
-"""The campaign commands: `bench` (run or resume), `diagnose` (why trials failed), `report`, `export`."""
+"""The campaign commands: `bench` (run or resume), `diagnose` (why trials failed), `report`, `view`, `export`."""
 
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -38,8 +39,17 @@ def add_diagnose(parser) -> None:
 
 
 def add_report(parser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="a campaign directory (python -m hepmini bench --out DIR)")
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="campaign directories (python -m hepmini bench --out "
+                        "DIR); several are merged into one report")
+    parser.add_argument("--out", metavar="OUT", help="where the report goes (default: DIR itself; needed for "
+                        "several campaigns); its links to the trials are relative to it")
+    _add_all_models(parser)
     add_set(parser)
+
+
+def _add_all_models(parser) -> None:
+    parser.add_argument("--all-models", action="store_true", help="plot every model in Figs. 3-5 (default: the "
+                        "models with at least one success in every step, as in paper §V.4)")
 
 
 def _add_matrix(parser, required: bool) -> None:
@@ -88,6 +98,11 @@ def cmd_bench(cfg, args) -> int:
     from hepmini.bench.store import cell_list, check_spec
 
     out = Path(args.out).absolute()
+    if not args.models and not (out / "campaign.json").exists():
+        args.models = "local"       # no model named and no campaign to resume: the local model
+        print(f"bench: no --models and no campaign in {out}: using the local model (--models local)", file=sys.stderr)
+    if args.models:
+        args.models = ",".join(models.canonical(m.strip(), cfg) for m in args.models.split(",") if m.strip())
     cfg, spec = spec_from_args(cfg, args, out)
     check_spec(out, spec)
     pick_cells(spec, args.cell)  # a wrong --cell fails before anything is listed or run
@@ -116,45 +131,55 @@ def cmd_bench(cfg, args) -> int:
     return 0 if s["finished"] == s["cells"] else 1
 
 
+def _diagnose_each(dirs, client, force: bool) -> tuple:
+    """Classify every trial (printing one line each); (truth pairs, rules-vs-LLM pairs, counts, failed LLM calls)."""
+    from hepmini.bench.diagnose import classify_trial
+
+    truth, llm_pairs, counts, failed_calls = [], [], {}, 0
+    for d in dirs:
+        c = classify_trial(d, client=client, force=force)
+        category = c["rule"]["category"]
+        if category is None:
+            continue
+        counts[category] = counts.get(category, 0) + 1
+        llm_part, extra = c.get("llm") or {}, ""
+        if llm_part:
+            extra = f" | llm {llm_part.get('model')}: {llm_part.get('category')}"
+            extra += f" (FLAGGED: {llm_part['flagged']})" if llm_part.get("flagged") else ""
+            if llm_part.get("category"):
+                llm_pairs.append((category, llm_part["category"]))
+            else:
+                failed_calls += 1
+        if c["ground_truth"]:
+            truth.append((c["ground_truth"], category))
+            extra += f" | injected: {c['ground_truth']}{'' if c['ground_truth'] == category else '  <-- MISS'}"
+        why = "; ".join(c["rule"]["evidence"][1:2] or c["rule"]["evidence"][:1])
+        print(f"{c['step'] or '?'} {d}: {c['status']} -> {category} [{c['rule']['rule']}: {why[:160]}]{extra}")
+    return truth, llm_pairs, counts, failed_calls
+
+
 def cmd_diagnose(cfg, args) -> int:
-    """`python -m hepmini classify TRIAL_DIR... [--model M] [--force]`."""
-    from hepmini.bench.diagnose import CATEGORIES, RULES_VERSION, classify_trial, confusion, matrix_text, trial_dirs
+    """`python -m hepmini diagnose TRIAL_DIR... [--model M] [--force]`."""
+    from hepmini.bench.diagnose import CATEGORIES, RULES_VERSION, confusion, matrix_text, trial_dirs
 
     dirs = trial_dirs(args.trials)
     if not dirs:
         raise ConfigError(f"no trial directory (one holding result.json) in {' '.join(args.trials)}")
-    client = None
     if args.model:
         if models.is_standin(args.model):
             raise ConfigError("the scripted stand-ins cannot classify errors; name a model (e.g. "
                               "--model cborg:gpt-oss-120b, the paper's classifier) or leave --model out for the rules")
+        args.model = models.canonical(args.model, cfg)
         models.check_model(args.model, cfg, what="nothing was sent")
-        client = models.client_for(args.model, cfg)
-    truth, llm_pairs, counts, failed_calls = [], [], {}, 0
-    try:
-        for d in dirs:
-            c = classify_trial(d, client=client, force=args.force)
-            category = c["rule"]["category"]
-            if category is None:
-                continue
-            counts[category] = counts.get(category, 0) + 1
-            llm_part = c.get("llm") or {}
-            extra = ""
-            if llm_part:
-                extra = f" | llm {llm_part.get('model')}: {llm_part.get('category')}"
-                extra += f" (FLAGGED: {llm_part['flagged']})" if llm_part.get("flagged") else ""
-                if llm_part.get("category"):
-                    llm_pairs.append((category, llm_part["category"]))
-                else:
-                    failed_calls += 1
-            if c["ground_truth"]:
-                truth.append((c["ground_truth"], category))
-                extra += f" | injected: {c['ground_truth']}{'' if c['ground_truth'] == category else '  <-- MISS'}"
-            why = "; ".join(c["rule"]["evidence"][1:2] or c["rule"]["evidence"][:1])
-            print(f"{c['step'] or '?'} {d}: {c['status']} -> {category} [{c['rule']['rule']}: {why[:160]}]{extra}")
-    finally:
-        if client is not None:
-            client.close()
+    from hepmini.llm.localserver import serving
+
+    with serving(cfg, [args.model] if args.model else [], say=lambda line: print(line, file=sys.stderr)):
+        client = models.client_for(args.model, cfg) if args.model else None
+        try:
+            truth, llm_pairs, counts, failed_calls = _diagnose_each(dirs, client, args.force)
+        finally:
+            if client is not None:
+                client.close()
     total = sum(counts.values())
     print(f"\n{len(dirs)} trial(s), {total} failure(s) classified by the rules (v{RULES_VERSION}):")
     for category in CATEGORIES:
@@ -175,19 +200,22 @@ def cmd_diagnose(cfg, args) -> int:
 
 
 def cmd_report(cfg, args) -> int:
-    """`python -m hepmini report DIR`."""
+    """`python -m hepmini report DIR... [--out OUT] [--all-models]`: 0 when the report holds a finished trial."""
+    from hepmini.bench import merge
     from hepmini.bench.fmt import SCRIPTED_NOTE
-    from hepmini.bench.report import collect, summary_of, write
+    from hepmini.bench.report import summary_of
 
-    d = Path(args.dir)
-    if not d.is_dir():
-        raise ConfigError(f"{d}: no such campaign directory (make one with `python -m hepmini bench ... --out {d}`)")
+    merge.check_dirs(args.dirs, args.out)
+    out = Path(args.out if args.out else args.dirs[0])
     t0 = time.monotonic()
-    records, problems, spec = collect(d)
+    records, problems, info = merge.collect(args.dirs)
     if not records and not problems:
-        raise ConfigError(f"{d}: no trials under {d / 'cells'}; is it a campaign directory?")
-    summary = summary_of(records, problems, spec)
-    paths = write(d, summary)
+        raise ConfigError(f"{' '.join(args.dirs)}: no trials under cells/ yet; is it a campaign directory?")
+    spec = info["campaigns"][0]["spec"] if len(args.dirs) == 1 else {"models": info["models"], "steps": info["steps"]}
+    summary = summary_of(records, problems, spec, all_models=args.all_models, campaigns=info)
+    paths = _write_report(out, summary, records)
+    for line in merge.describe(info):
+        print(line)
     o = summary["overall"]
     print(f"{len(records)} trial(s): {o['n_success']}/{o['n_counted']} succeeded"
           f" ({o['n_infrastructure']} infrastructure, {o['n_skipped']} skipped, excluded); "
@@ -200,9 +228,24 @@ def cmd_report(cfg, args) -> int:
               f"{100 * truth['rate']:.1f} %")
     if summary["scripted_models"]:
         print(f"NOTE: {', '.join(summary['scripted_models'])}: {SCRIPTED_NOTE}")
-    print(f"report: {paths['html']} (also {paths['csv'].name}, {paths['json'].name}, {paths['md'].name}) "
-          f"in {time.monotonic() - t0:.1f} s")
+    print(f"report: {paths['html']} (also {paths['csv'].name}, {paths['trials'].name}, {paths['json'].name}, "
+          f"{paths['md'].name}) in {time.monotonic() - t0:.1f} s")
+    if not records:
+        print(f"no finished trial in {' '.join(args.dirs)}: every cell is a problem (listed above)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _write_report(out: Path, summary: dict, records: list) -> dict:
+    """The report files in `out`; one line (ConfigError) when `out` cannot be written."""
+    from hepmini.bench.report import write
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return write(out, summary, records)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the report into {out} ({exc.strerror or exc}): give --out DIR somewhere "
+                          "writable") from None
 
 
 def cmd_export(cfg, args) -> int:
@@ -238,10 +281,12 @@ def cmd_export(cfg, args) -> int:
 def add_view(parser) -> None:
     parser.add_argument("dir", metavar="DIR", help="a campaign directory")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    _add_all_models(parser)
     add_set(parser)
 
 
 def cmd_view(cfg, args) -> int:
-    """`python -m hepmini view DIR`: not written yet."""
-    raise ConfigError("view is not available yet")
+    """`python -m hepmini view DIR [--port P]`: serve DIR on 127.0.0.1 until Ctrl-C; 0 when stopped so."""
+    from hepmini.bench.view import serve
 
+    return serve(Path(args.dir), port=args.port, all_models=args.all_models)

@@ -123,6 +123,10 @@ class CampaignBusy(CampaignError):
     """Another process holds the campaign's lock."""
 
 
+class CassetteError(UsageError):
+    """A cassette to replay is missing, corrupt, or from another hepmini format."""
+
+
 class LocalModelError(HepminiError):
     """The local model or its llama-server is missing, corrupt, or did not start."""
 
@@ -179,3 +183,8 @@ class ProviderTimeout(ProviderError):
 
 class MalformedResponse(ProviderError):
     """The provider answered 2xx with a body that is not the documented JSON."""
+
+
+class ReplayMismatch(ProviderError):
+    """A replayed trial asked for a call its cassette never recorded: reported, never answered."""
+

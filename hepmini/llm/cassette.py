@@ -1,0 +1,112 @@
+"""Cassettes: every model call of a trial recorded, content-addressed by its request, and replayed with no model.
+
+A Recorder wraps a client and appends each call (the request's key and parts, the reply, its usage
+and cost) to a JSONL cassette. A Player answers from a cassette: the same request gets the same
+reply, in the order recorded; a request the cassette does not hold is a ReplayMismatch (never a
+reply to another request, never a call to a live model). Keys hash (provider, model, messages,
+parameters), so a changed prompt shows as a mismatch at the first call it changes.
+"""
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from hepmini import __version__
+from hepmini.errors import CassetteError, ReplayMismatch
+from hepmini.files import append_jsonl
+from hepmini.llm.base import Reply, Usage
+
+FORMAT = "hepmini-cassette-1"
+
+
+def request_key(model: str, messages, params) -> str:
+    """The content address of a request: sha256 of its canonical JSON.
+
+    >>> request_key("local:m", [{"role": "user", "content": "hi"}], {"temperature": 0})[:12]
+    'ec397836530c'
+    """
+    canonical = json.dumps({"model": model, "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+                            "params": params or {}}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_KEPT = ("text", "finish_reason", "model", "finish_raw", "provider", "requested_model", "cost", "cost_source",
+         "latency", "params_sent", "params_dropped", "refusal", "streamed", "timings")
+
+
+def reply_record(reply: Reply) -> dict:
+    """What a cassette keeps of a reply (everything the harness reads of it; not the raw body)."""
+    record = {k: getattr(reply, k) for k in _KEPT}
+    record["usage"] = dataclasses.asdict(reply.usage)
+    record["http_attempts"] = len(reply.attempts)
+    return record
+
+
+def reply_from(record: dict) -> Reply:
+    fields = {k: record[k] for k in _KEPT if k in record}
+    reply = Reply(usage=Usage(**record["usage"]), raw={"replayed": True}, **fields)
+    reply.attempts = [{"n": 1, "status": "replayed", "seconds": 0.0, "error": None, "wait": 0.0, "wait_source": ""}]
+    return reply
+
+
+class Recorder:
+    """A client that records every call it passes on into `path` (JSONL, appended as calls end)."""
+
+    def __init__(self, client, path: Path, role: str = ""):
+        self.client, self.path, self.role = client, Path(path), role
+        self.name = getattr(client, "name", getattr(client, "model", "?"))
+
+    def __getattr__(self, attr):
+        return getattr(self.client, attr)
+
+    def complete(self, messages, params=None, on_event=None) -> Reply:
+        reply = self.client.complete(messages, params, on_event=on_event)
+        key = request_key(self.name, messages, params)
+        append_jsonl(self.path, {"format": FORMAT, "hepmini": __version__, "key": key, "model": self.name,
+                                 "role": self.role, "messages": messages, "params": params or {},
+                                 "reply": reply_record(reply)})
+        return reply
+
+    def close(self):
+        self.client.close()
+
+
+class Player:
+    """A client that answers from a cassette; `describe()` of the recorded stand-in is kept, if any."""
+
+    def __init__(self, path: Path, name: str):
+        self.path, self.name, self.model = Path(path), name, name
+        self.replies, self.used = load(self.path), 0
+
+    def complete(self, messages, params=None, on_event=None) -> Reply:
+        key = request_key(self.name, messages, params)
+        queue = self.replies.get(key)
+        if not queue:
+            raise ReplayMismatch(f"replay: call {self.used + 1} of {self.name} asks what the cassette {self.path} "
+                                 f"never recorded (the prompt, the model or a parameter changed); nothing was answered")
+        self.used += 1
+        return reply_from(queue.pop(0))
+
+    def close(self):
+        pass
+
+
+def load(path: Path) -> dict:
+    """key -> [reply records] in recorded order; CassetteError (one line) for a missing, corrupt or foreign one."""
+    replies = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CassetteError(f"no cassette at {path} ({exc.strerror}); replay needs a campaign recorded by hepmini "
+                            f"{__version__.split('.')[0]}.x") from None
+    for n, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+            if record.get("format") != FORMAT:
+                raise CassetteError(f"{path}:{n}: a cassette of format {record.get('format')!r} (hepmini "
+                                    f"{record.get('hepmini', '?')}); this hepmini reads {FORMAT}: re-record it")
+            replies.setdefault(record["key"], []).append(record["reply"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise CassetteError(f"{path}:{n}: a corrupt cassette line; re-record the trial") from None
+    return replies

@@ -1,9 +1,12 @@
 """Atomic file writes, no-follow reads, JSONL appends, hashing and did-you-mean hints."""
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -58,16 +61,63 @@ def save_npy_atomic(path, array) -> Path:
     return Path(path)
 
 
-def append_jsonl(path, record: dict) -> None:
-    """Append one JSON record as a single line; one write call, so concurrent appenders do not interleave."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, sort_keys=True, default=str) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+def open_nofollow(path, flags: int, mode: int = 0o644) -> int:
+    """os.open that refuses a symlink as the last component and anything but a regular file; returns the fd.
+
+    O_NONBLOCK while opening: a FIFO planted under the name must not block the harness (it is refused).
+    """
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
     try:
-        os.write(fd, line.encode("utf-8"))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def append_bytes(path, data: bytes, mode: int = 0o644) -> None:
+    """Append `data` with one write call, never through a symlink or into anything but a regular file."""
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    try:
+        os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def write_new(path, data: bytes, mode: int = 0o444) -> Path:
+    """Create `path` (which must not exist: O_EXCL never follows a link) holding `data`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        with open(fd, "wb", closefd=False) as fh:
+            fh.write(data)
+    finally:
+        os.close(fd)
+    return Path(path)
+
+
+def copy_nofollow(src, dst, mode: int = 0o644) -> Path:
+    """Copy the regular file `src` (never through a link at its last component) to a new file `dst`."""
+    fd = open_nofollow(src, os.O_RDONLY)
+    try:
+        with open(fd, "rb", closefd=False) as fin, \
+                open(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode),
+                     "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+    finally:
+        os.close(fd)
+    return Path(dst)
+
+
+def append_jsonl(path, record: dict) -> None:
+    """Append one JSON record as a single line; one write call, so concurrent appenders do not interleave.
+
+    Never through a symlink: a file the harness appends to must not be redirectable by anyone else.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    append_bytes(path, (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8"))
 
 
 def read_jsonl(path) -> list:

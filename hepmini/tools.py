@@ -1,7 +1,8 @@
 """The functions handed to generated code (`from hepmini.tools import *`) and used by the reference.
 
-Step 4 uses `train_and_score`; step 5 uses `load_datasets`, `get_significance`, `place_boundary`
-(and the reference rule `categorize`). Categories on the classifier score are the half-open
+Step 4 uses `train_and_score`; step 5 uses `load_datasets`, `get_significance`, `place_boundary`.
+The step-5 rule built from them is the task itself, so it lives with the reference solution
+(reference/step5_categorize.py), which the sandbox never shows. Categories on the classifier score are the half-open
 intervals [b_k, b_k+1) of the sorted boundaries, the last one closed at 1.0; the significance is
 the Asimov Z of each category combined as sqrt(sum Z_i^2) (hepmini.analysis.physics).
 """
@@ -11,8 +12,6 @@ import numpy as np
 from hepmini.analysis import physics
 from hepmini.errors import ToolInputError
 
-# `categorize` (the reference step-5 loop) is importable by name but not handed out by `import *`:
-# writing that loop from the three tools is the step-5 task.
 __all__ = ["load_datasets", "get_significance", "place_boundary", "train_and_score"]
 
 GRID_TOLERANCE = 1e-9  # how far an existing boundary may sit from a grid edge in place_boundary
@@ -284,39 +283,6 @@ def place_boundary(signal_df, bkgd_df, boundaries, num_bins, min_events):
         return None, get_significance(signal_df, bkgd_df, current)
     best = int(np.argmax(np.where(allowed, new_z2, -np.inf)))  # argmax takes the first (lowest) of ties
     return float(edges[cand[best]]), float(np.sqrt(new_z2[best]))
-
-
-def categorize(signal_df, bkgd_df, num_bins=1000, min_events=10, improvement=0.05):
-    """Return (boundaries, significances) of the reference rule: add best boundaries until one improves Z < 5 %.
-
-    Example usage: boundaries, significances = categorize(signal_df, bkgd_df, 1000, 10, 0.05)
-
-    The rule, exactly: boundaries = [0.0, 1.0]; significances = [get_significance(...)] (the null
-    significance is the first entry). Repeat: new_b, new_Z = place_boundary(...); if new_b is None,
-    stop; insert new_b (sorted) and append new_Z; if (new_Z - previous_Z) / previous_Z < improvement,
-    stop (that last boundary is kept). If previous_Z is 0 (no signal at all) the ratio is undefined:
-    stop after adding that boundary.
-
-    >>> signal_df, bkgd_df = load_datasets(np.full((5, 7), 1.0), np.full((5, 7), 10.0),
-    ...                                    [0.3, 0.6, 0.7, 0.9, 0.95], [0.1, 0.2, 0.4, 0.6, 0.8])
-    >>> boundaries, significances = categorize(signal_df, bkgd_df, num_bins=4, min_events=1)
-    >>> boundaries                # 0.75 improved Z by 0 % < 5 %: the loop stopped and kept it
-    array([0.  , 0.5 , 0.75, 1.  ])
-    >>> significances.round(4)    # the null significance first, then one entry per boundary
-    array([0.6958, 0.8857, 0.8857])
-    """
-    boundaries = [0.0, 1.0]
-    significances = [get_significance(signal_df, bkgd_df, boundaries)]
-    while True:
-        new_b, new_z = place_boundary(signal_df, bkgd_df, boundaries, num_bins, min_events)
-        if new_b is None:
-            break
-        boundaries = sorted(boundaries + [new_b])
-        significances.append(new_z)
-        previous = significances[-2]
-        if previous <= 0 or (new_z - previous) / previous < improvement:
-            break
-    return np.array(boundaries, dtype=np.float64), np.array(significances, dtype=np.float64)
 
 
 # ---- step 4 ------------------------------------------------------------------------------------

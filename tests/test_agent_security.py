@@ -1,7 +1,7 @@
 """Hostile generated code, end to end through the agent: contained, and reported in result.json.
 
 The sandbox's own tests cover fork bombs, 50 GB allocations, 1 GB of output and detached grandchildren
-run by run_python; these cases go through the whole trial (trial dir, protect/hide lists, logs).
+run by run_python, and tests/attacks/ holds the attack suite; these cases go through the whole trial.
 """
 
 import json
@@ -75,7 +75,7 @@ def test_writing_outside_the_trial_fails_and_nothing_outside_changes(work, tmp_p
     other.mkdir(parents=True)
     (other / "result.json").write_text("{}")
     targets = [work / "solution" / "arrays" / "boundaries.npy", work / "data" / layout.rules().DATA_FILES[0],
-               Path(loop.PACKAGE_DIR) / "__init__.py", other / "result.json"]
+               Path(layout.PACKAGE_DIR) / "__init__.py", other / "result.json"]
     before = {p: sha256_file(p) for p in targets}
     r, trial_dir = hostile(work, tmp_path, f"""
         import json, os
@@ -111,9 +111,12 @@ def test_an_output_linking_to_the_reference_answer_is_tampering(work, tmp_path):
         for name in ("boundaries.npy", "significances.npy"):
             os.symlink("{answer}/" + name, "outputs/arrays/" + name)  # dangling inside, the answer outside
         """)
-    assert r["status"] == "tampered" and r["stop"] == "accepted"
-    assert r["security"]["output_links_removed"][0].startswith("outputs/arrays/boundaries.npy -> ")
-    assert not r["validation"]["passed"] and not (trial_dir / "outputs" / "arrays" / "boundaries.npy").exists()
+    # a link among the outputs ends the loop at once; the harness's copy holds no link, so nothing validates
+    assert r["status"] == "tampered" and r["stop"] == "tampered" and r["api_calls"] == 2
+    assert r["security"]["tampered"] == [f"outputs/arrays/{n} (symbolic link -> {answer}/{n})"
+                                         for n in ("boundaries.npy", "significances.npy")]
+    assert not r["validation"]["passed"]
+    assert list((trial_dir / "outputs").rglob("*")) == [trial_dir / "outputs" / "arrays"]
     assert "Final Status: TAMPERED" in (trial_dir / "comprehensive.log").read_text()
 
 

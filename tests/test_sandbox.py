@@ -1,4 +1,9 @@
-"""The sandbox against hostile and broken generated code, with real subprocesses and small limits."""
+"""The sandbox against hostile and broken generated code, with real subprocesses and small limits.
+
+As root every measure applies; as a normal user the run gets what an unprivileged user namespace gives
+(mount, network, PID namespaces, the minimal root, the scratch tmpfs) and tests needing a uid of its
+own or a cgroup are skipped, each saying why.
+"""
 
 import json
 import os
@@ -14,19 +19,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from hepmini.agent import sandbox
+from hepmini.agent import cgroups, copyout, sandbox_proc
 from hepmini.agent.sandbox import Limits, run_python
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not ROOT, reason="uid drop, namespaces and kill-by-uid apply only as root")
+needs_root = pytest.mark.skipif(not ROOT, reason="a uid of the run's own (kill-by-uid, per-uid limits) needs root")
 FAST = Limits(wall_seconds=5, cpu_seconds=10, memory_bytes=2 * 2**30, processes=64, output_bytes=2**20,
-              prompt_chars=2000)
+              prompt_chars=2000, scratch_bytes=64 * 2**20)
 
 
 @pytest.fixture
 def world(tmp_path):
-    """A trial dir with a protected input, a sibling trial, reference data and a copy of hepmini."""
+    """A trial dir with an input, a sibling trial, reference data and a copy of hepmini."""
     trial, ref, other, pkg = (tmp_path / n for n in ("trial", "reference", "other_trial", "pkg"))
     (trial / "inputs").mkdir(parents=True)
     (trial / "inputs" / "x.txt").write_text("input\n")
@@ -38,19 +43,35 @@ def world(tmp_path):
     return SimpleNamespace(trial=trial, ref=ref, other=other, pkg=pkg / "hepmini", tmp=tmp_path)
 
 
-def run(world, code, limits=FAST, env=None, **kwargs):
-    """Write `code` as the trial's generated script and run it in the sandbox."""
+def run(world, code, limits=FAST, env=None, readonly=(), **kwargs):
+    """Write `code` as the trial's generated script and run it in the sandbox, outputs/ collected."""
     script = world.trial / "generated_code" / "step.py"
     script.parent.mkdir(exist_ok=True)
+    script.unlink(missing_ok=True)
     script.write_text(textwrap.dedent(code))
     kwargs.setdefault("protect", [world.trial / "inputs", world.ref, world.pkg])
-    return run_python(script, world.trial, limits=limits, pythonpath=[REPO],
+    return run_python(script, world.trial / "scratch", logs=world.trial / "logs",
+                      binds={"inputs": world.trial / "inputs"}, collect=("outputs", world.trial / "outputs"),
+                      readonly=[REPO / "hepmini", REPO / "steps", *readonly], limits=limits, pythonpath=[REPO],
                       passthrough_env=env or {"PATH": os.environ["PATH"], "LANG": "C.UTF-8"}, **kwargs)
 
 
-def alive(pid, uid):
-    """Whether process `pid` still exists as `uid` (a zombie counts: it still holds an NPROC slot)."""
-    return any(p == pid for p, _, _ in sandbox._processes_of(uid))
+def contained(res) -> None:
+    """Skip when the kernel refused the namespaces this test is about."""
+    if not res.isolation.get("mountns"):
+        pytest.skip(f"no mount namespace here: {res.isolation.get('namespaces_reason')}")
+
+
+def running(marker: str) -> list:
+    """Pids of processes whose command line holds `marker` (a run's leftovers, seen from the host)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit() and marker.encode() in Path(entry.path, "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
 
 
 def test_normal_script_gets_numpy_and_tools_and_its_output_captured(world):
@@ -58,11 +79,14 @@ def test_normal_script_gets_numpy_and_tools_and_its_output_captured(world):
         import numpy as np
         from hepmini.tools import *
         print("sum", np.arange(4).sum(), callable(get_significance))
-        np.save("out.npy", np.ones(3))
+        np.save("outputs/out.npy", np.ones(3))
+        np.save("not_an_output.npy", np.ones(3))
     """)
     assert res.returncode == 0, res.stderr_tail
     assert "sum 6 True" in res.stdout_tail and "sum 6 True" in Path(res.stdout_path).read_text()
-    assert (world.trial / "out.npy").stat().st_uid == os.geteuid()  # handed back to the caller
+    copy = world.trial / "outputs" / "out.npy"
+    assert res.outputs == ["outputs/out.npy"] and copy.stat().st_uid == os.geteuid()  # the harness's copy
+    assert not (world.trial / "scratch").exists()  # the run's territory is gone, only the copy stays
     assert res.tampered == [] and res.killed_reason == "" and not res.timed_out
     assert json.loads(json.dumps(res.to_dict()))["returncode"] == 0
 
@@ -96,14 +120,13 @@ def test_environment_is_an_allowlist_and_keys_never_leak(world, monkeypatch):
     assert set(res.env_keys) == expected and set(child) - {"_parent"} == expected
     assert child["HOME"].startswith(str(world.trial)) and child["TMPDIR"].startswith(str(world.trial))
     assert child["PYTHONPATH"] == str(REPO) and res.isolation["env_dropped"] == ["OPENAI_API_KEY"]
-    if ROOT:
-        assert child["_parent"] == "PermissionError"
+    if ROOT or res.isolation["pidns"]:  # another uid, or the harness is not even in the run's PID namespace
+        assert child["_parent"] in ("PermissionError", "FileNotFoundError")
     everything = json.dumps(res.to_dict()) + Path(res.stdout_path).read_text() + Path(res.stderr_path).read_text()
     assert secret not in everything
 
 
-@needs_root
-def test_home_and_root_are_out_of_reach(world):
+def test_home_root_and_the_checkout_are_out_of_reach(world):
     userhome = world.tmp / "userhome"  # stands in for a real user's home: 0700, with credentials
     userhome.mkdir(mode=0o700)
     secret = f"password-{uuid.uuid4().hex}"
@@ -111,37 +134,37 @@ def test_home_and_root_are_out_of_reach(world):
     res = run(world, """
         import json, os, sys
         out = {}
-        for name, path in (("own", "~/.netrc"), ("user", sys.argv[1]), ("root", "/root/.netrc")):
+        for name, path in (("own", "~/.netrc"), ("user", sys.argv[1]), ("root", "/root/.netrc"),
+                           ("git", sys.argv[2] + "/.git/config"), ("tests", sys.argv[2] + "/tests/conftest.py"),
+                           ("reference", sys.argv[2] + "/reference/step5_categorize.py")):
             try:
                 out[name] = open(os.path.expanduser(path)).read()
             except OSError as exc:
                 out[name] = type(exc).__name__
-        try:
-            out["root_listing"] = sorted(os.listdir("/root"))
-        except OSError as exc:
-            out["root_listing"] = type(exc).__name__
+        out["root_listing"] = sorted(os.listdir("/root")) if os.path.isdir("/root") else "absent"
+        out["checkout"] = sorted(os.listdir(sys.argv[2]))
         print(json.dumps(out))
-    """, args=[userhome / ".netrc"])
+    """, args=[userhome / ".netrc", REPO])
+    contained(res)
     out = json.loads(Path(res.stdout_path).read_text())
-    assert out["own"] == "FileNotFoundError"  # HOME is inside the trial dir
-    assert out["user"] in ("FileNotFoundError", "PermissionError")
-    assert out["root"] in ("FileNotFoundError", "PermissionError")
-    # /root is either untraversable or an empty tmpfs holding only the interpreter the run needs
-    needed = {Path(p).relative_to("/root").parts[0] for p in (sys.base_prefix, sys.prefix, REPO)
+    assert out["own"] == out["user"] == out["root"] == out["git"] == out["tests"] == out["reference"] \
+        == "FileNotFoundError", out
+    # /root is absent or holds only the interpreter the run needs; of the checkout only what the run needs
+    needed = {Path(p).relative_to("/root").parts[0] for p in (sys.base_prefix, sys.prefix)
               if str(p).startswith("/root/")}
-    assert out["root_listing"] == "PermissionError" or set(out["root_listing"]) <= needed
+    assert out["root_listing"] == "absent" or set(out["root_listing"]) <= needed
+    assert set(out["checkout"]) <= {"hepmini", "steps", Path(sys.prefix).name}, out["checkout"]
     assert secret not in json.dumps(res.to_dict())
-    assert res.isolation["uid_dropped"] and res.isolation["mountns"]
+    assert res.isolation["root"].startswith("minimal") and res.isolation["uid_dropped"] == ROOT
 
 
-@needs_root
-def test_writes_outside_the_trial_dir_fail_and_data_survive(world):
+def test_writes_outside_the_scratch_fail_and_data_survive(world):
     escape = Path("/tmp") / f"hepmini-escape-{uuid.uuid4().hex}"
     before = {p: p.read_bytes() for p in (world.ref / "data.txt", world.pkg / "__init__.py",
                                           world.trial / "inputs" / "x.txt", world.other / "result.txt")}
     res = run(world, """
         import json, os, sys
-        ref, pkg, other, escape = sys.argv[1:]
+        ref, pkg, other, escape, script = sys.argv[1:]
         attempts = {
             "reference write": lambda: open(f"{ref}/data.txt", "a").write("x"),
             "reference delete": lambda: os.remove(f"{ref}/data.txt"),
@@ -152,6 +175,8 @@ def test_writes_outside_the_trial_dir_fail_and_data_survive(world):
             "input delete": lambda: os.remove("inputs/x.txt"),
             "input rename": lambda: os.rename("inputs", "moved"),
             "other trial": lambda: open(f"{other}/result.txt", "w"),
+            "own script": lambda: open(script, "w"),
+            "logs": lambda: open(os.path.dirname(os.getcwd()) + "/logs/step.stdout.txt", "w"),
             "/tmp": lambda: open(escape, "w"),
         }
         out = {}
@@ -161,17 +186,17 @@ def test_writes_outside_the_trial_dir_fail_and_data_survive(world):
                 out[name] = "done"
             except OSError as exc:
                 out[name] = type(exc).__name__
-        open("output.txt", "w").write("inside is fine")
+        open("outputs/output.txt", "w").write("inside is fine")
         print(json.dumps(out))
-    """, args=[world.ref, world.pkg, world.other, escape])
+    """, readonly=[world.ref, world.pkg], args=[world.ref, world.pkg, world.other, escape,
+                                                  world.trial / "generated_code" / "step.py"])
     assert res.returncode == 0, res.stderr_tail
     out = json.loads(Path(res.stdout_path).read_text())
     assert "done" not in out.values(), out
     assert all(p.read_bytes() == data for p, data in before.items())
     assert not escape.exists() and not (world.ref / "new.txt").exists()
-    assert (world.trial / "output.txt").read_text() == "inside is fine"
-    assert res.tampered == []
-    assert str(world.ref) in res.isolation["readonly"] and "/tmp" in res.isolation["masked"]
+    assert (world.trial / "outputs" / "output.txt").read_text() == "inside is fine"
+    assert res.tampered == [] and str(world.ref) in res.isolation["readonly"]
 
 
 def test_tampering_is_detected_by_content_not_by_size_and_mtime(tmp_path):
@@ -179,19 +204,19 @@ def test_tampering_is_detected_by_content_not_by_size_and_mtime(tmp_path):
     data.mkdir()
     (data / "a.txt").write_text("0123456789")
     (data / "b.txt").write_text("b")
-    before = sandbox._snapshot([str(data)], skip_pycache=False)
+    before = sandbox_proc.snapshot([str(data)], skip_pycache=False)
     st = (data / "a.txt").stat()
     (data / "a.txt").write_text("0123456780")  # same size, and the mtime is put back
     os.utime(data / "a.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
     (data / "b.txt").unlink()
     (data / "c.txt").write_text("c")
-    after = sandbox._snapshot([str(data)], skip_pycache=False)
-    assert sandbox._diff(before, after) == [f"{data}/a.txt (modified)", f"{data}/b.txt (deleted)",
-                                            f"{data}/c.txt (created)"]
+    after = sandbox_proc.snapshot([str(data)], skip_pycache=False)
+    assert sandbox_proc.diff(before, after) == [f"{data}/a.txt (modified)", f"{data}/b.txt (deleted)",
+                                                f"{data}/c.txt (created)"]
 
 
-@needs_root
 def test_fork_bomb_is_bounded_and_fully_killed(world):
+    marker = f"bomb-{uuid.uuid4().hex}"
     res = run(world, """
         import os
         while True:
@@ -199,9 +224,11 @@ def test_fork_bomb_is_bounded_and_fully_killed(world):
                 os.fork()
             except OSError:
                 pass
-    """, limits=Limits(wall_seconds=3, processes=32, output_bytes=2**20))
+    """, limits=Limits(wall_seconds=3, processes=32, output_bytes=2**20), args=[marker])
     assert res.timed_out and res.killed_reason == "wall-clock timeout"
-    assert res.isolation["leftover_pids"] == [] and sandbox._processes_of(res.isolation["uid"]) == []
+    assert res.isolation["leftover_pids"] == [] and running(marker) == []
+    if ROOT:
+        assert sandbox_proc.processes_of(res.isolation["uid"]) == []
     assert subprocess.run(["true"], timeout=5).returncode == 0  # the machine is still usable
 
 
@@ -219,25 +246,24 @@ def test_sleeping_forever_hits_the_wall_clock(world):
     assert "started" in res.stdout_tail  # unbuffered output survives the kill
 
 
-@needs_root
 def test_detached_grandchild_is_killed(world):
+    marker = f"daemon-{uuid.uuid4().hex}"
     res = run(world, """
         import os, time
         if os.fork() == 0:
             os.setsid()  # leaves the process group, as a daemon would
             if os.fork() == 0:
-                with open("daemon.tmp", "w") as fh:
-                    fh.write(str(os.getpid()))
-                os.rename("daemon.tmp", "daemon.pid")
+                open("outputs/daemon.started", "w").close()
                 time.sleep(10**6)
             os._exit(0)
-        while not os.path.exists("daemon.pid"):
+        while not os.path.exists("outputs/daemon.started"):
             time.sleep(0.01)
         print("parent exits, daemon lives on")
-    """)
+    """, args=[marker])
     assert res.returncode == 0, res.stderr_tail
-    pid, uid = int((world.trial / "daemon.pid").read_text()), res.isolation["uid"]
-    assert not alive(pid, uid) and sandbox._processes_of(uid) == []
+    assert (world.trial / "outputs" / "daemon.started").exists() and running(marker) == []
+    if ROOT:
+        assert sandbox_proc.processes_of(res.isolation["uid"]) == []
 
 
 def test_printing_1_gb_is_cut_at_the_output_limit(world):
@@ -255,7 +281,6 @@ def test_printing_1_gb_is_cut_at_the_output_limit(world):
     assert used < 4 * 2**20
 
 
-@needs_root
 def test_sockets_reach_neither_outside_nor_host_loopback(world):
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
@@ -275,18 +300,99 @@ def test_sockets_reach_neither_outside_nor_host_loopback(world):
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             pass  # the listener itself works from the host
     if not res.isolation["netns"]:
-        pytest.skip(f"no network namespace here: {res.isolation.get('netns_reason')}")
+        pytest.skip(f"no network namespace here: {res.isolation.get('namespaces_reason')}")
     out = json.loads(Path(res.stdout_path).read_text())
     assert "connected" not in out.values(), out
 
 
-def test_cpu_file_size_and_open_file_limits_are_named(world):
+def test_cpu_file_size_open_file_and_scratch_limits_are_named(world):
     res = run(world, "while True:\n    pass\n", limits=Limits(wall_seconds=10, cpu_seconds=1))
-    assert res.killed_reason == "cpu limit" and res.signal == "SIGXCPU"
+    assert res.killed_reason == "cpu limit" and res.signal in ("SIGXCPU", "SIGKILL")
     res = run(world, "open('big.bin', 'wb').write(b'x' * 2**21)\n", limits=Limits(file_bytes=2**20))
     assert res.killed_reason == "file size limit" and res.returncode == 1
     res = run(world, "files = [open('inputs/x.txt') for _ in range(100)]\n", limits=Limits(open_files=32))
     assert res.killed_reason == "open files limit" and res.returncode == 1
+    res = run(world, "for i in range(8):\n    open(f'f{i}.bin', 'wb').write(b'x' * 2**20)\n",
+              limits=Limits(scratch_bytes=4 * 2**20))
+    if res.isolation["mountns"]:  # the scratch is a tmpfs of 4 MiB: the fifth MiB does not fit
+        assert res.killed_reason == "disk limit (the scratch is full)" and "[Errno 28]" in res.stderr_tail
+
+
+def test_multiprocessing_pools_and_locks_work_in_dev_shm(world):
+    res = run(world, """
+        import multiprocessing as mp, os, stat
+        def square(x):
+            return x * x
+        if __name__ == "__main__":
+            lock = mp.Lock()
+            with lock, mp.Pool(2) as pool:
+                print(sum(pool.map(square, range(10))), oct(stat.S_IMODE(os.stat("/dev/shm").st_mode)))
+    """)
+    assert res.returncode == 0, res.stderr_tail
+    assert res.stdout_tail.split() == ["285", "0o1777"]
+
+
+def test_outputs_come_out_as_copies_and_planted_entries_are_tampering(world):
+    res = run(world, """
+        import os, socket, sys
+        os.makedirs("outputs/arrays/deeper")
+        open("outputs/arrays/ok.txt", "w").write("fine")
+        open("outputs/arrays/deeper/also.txt", "w").write("fine too")
+        os.symlink(sys.argv[1], "outputs/arrays/answer.npy")       # a link to the reference
+        os.symlink("/dev/stdin", "outputs/stdin.npy")
+        os.mkfifo("outputs/fifo.npy")                               # would hang whoever opens it
+        open("outputs/one.txt", "w").write("x")
+        os.link("outputs/one.txt", "outputs/two.txt")               # a hard link
+        socket.socket(socket.AF_UNIX).bind("outputs/sock.npy")
+    """, args=[world.ref / "data.txt"])
+    assert res.returncode == 0, res.stderr_tail
+    assert sorted(res.outputs) == ["outputs/arrays/deeper/also.txt", "outputs/arrays/ok.txt"]
+    found = {t.split(" (")[0]: t.split(" (", 1)[1] for t in res.tampered}
+    assert found["outputs/arrays/answer.npy"] == f"symbolic link -> {world.ref}/data.txt)"
+    assert found["outputs/stdin.npy"].startswith("symbolic link") and found["outputs/fifo.npy"] == "FIFO)"
+    assert found["outputs/sock.npy"] == "socket)" and found["outputs/one.txt"].startswith("hard link")
+    copies = sorted(str(p.relative_to(world.trial)) for p in (world.trial / "outputs").rglob("*") if p.is_file())
+    assert copies == ["outputs/arrays/deeper/also.txt", "outputs/arrays/ok.txt"]
+    assert not any(p.is_symlink() for p in (world.trial / "outputs").rglob("*"))
+
+
+def test_outputs_over_the_caps_are_refused_and_a_deep_tree_costs_nothing(world):
+    res = run(world, """
+        import os
+        with open("outputs/sparse.npy", "wb") as fh:   # 1.5 GiB that take no space
+            fh.truncate(1536 * 2**20)
+        with open("outputs/holes.bin", "wb") as fh:    # 32 MiB, 3 bytes of data: copied, holes kept
+            fh.write(b"abc")
+            fh.truncate(32 * 2**20)
+        os.chdir("outputs")
+        for _ in range(300):                            # 4500+ characters of path, 300 levels
+            os.mkdir("d" * 14)
+            os.chdir("d" * 14)
+        open("deep.txt", "w").write("x")
+    """)
+    assert res.returncode == 0, res.stderr_tail
+    assert any(r.startswith(f"outputs/sparse.npy ({1536 * 2**20} bytes") for r in res.refused)
+    assert any("deeper than 16 levels" in r for r in res.refused) and res.tampered == []
+    holes = world.trial / "outputs" / "holes.bin"
+    assert holes.stat().st_size == 32 * 2**20 and holes.read_bytes()[:4] == b"abc\0"
+    assert sum(f.stat().st_blocks * 512 for f in (world.trial / "outputs").rglob("*")) < 2**20
+
+
+def test_remove_tree_takes_any_depth_without_following_links(tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep")
+    (tmp_path / "top").mkdir()
+    here = os.open(tmp_path / "top", os.O_RDONLY)
+    for _ in range(600):  # over 6000 characters of path, deeper than Python's recursion would like
+        os.symlink(str(victim), "link", dir_fd=here)
+        os.mkdir("dddddddddd", dir_fd=here)
+        below = os.open("dddddddddd", os.O_RDONLY, dir_fd=here)
+        os.close(here)
+        here = below
+    os.close(here)
+    copyout.remove_tree(tmp_path / "top")
+    assert not (tmp_path / "top").exists() and (victim / "keep.txt").read_text() == "keep"
 
 
 @needs_root
@@ -297,7 +403,7 @@ def test_concurrent_runs_get_their_own_uids(world, tmp_path):
         trial = tmp_path / name
         trial.mkdir()
         (trial / "s.py").write_text("import os, time\ntime.sleep(0.5)\nprint(os.getuid())\n")
-        results[name] = run_python(trial / "s.py", trial, limits=FAST)
+        results[name] = run_python(trial / "s.py", trial / "scratch", logs=trial / "logs", limits=FAST)
 
     threads = [threading.Thread(target=one, args=(n,)) for n in ("a", "b")]
     for t in threads:
@@ -305,53 +411,59 @@ def test_concurrent_runs_get_their_own_uids(world, tmp_path):
     for t in threads:
         t.join()
     uids = {int(r.stdout_tail) for r in results.values()}
-    assert len(uids) == 2 and all(u >= sandbox.UID_BASE for u in uids)
+    assert len(uids) == 2 and all(u >= sandbox_proc.UID_BASE for u in uids)
 
 
 @needs_root
-def test_unprivileged_caller_falls_back_and_still_detects_tampering(world):
+def test_an_unprivileged_caller_gets_a_user_namespace_and_the_same_containment(world):
     res = run(world, """
-        import json
+        import json, os
         from pathlib import Path
         from hepmini.agent.sandbox import Limits, run_python
         inner = Path("inner").absolute()
-        inner.mkdir()
-        (inner / "data.txt").write_text("v1")
-        (inner / "s.py").write_text("open('data.txt', 'w').write('v2')")
-        res = run_python(inner / "s.py", inner, limits=Limits(wall_seconds=5), protect=[inner / "data.txt"])
+        (inner / "inputs").mkdir(parents=True)
+        (inner / "inputs" / "data.txt").write_text("v1")
+        (inner / "s.py").write_text("import os\\nprint(sorted(os.listdir('/')))\\n"
+                                    "open('outputs/o.txt', 'w').write('made')\\n"
+                                    "open('inputs/data.txt', 'w').write('v2')")
+        res = run_python(inner / "s.py", inner / "scratch", logs=inner / "logs", binds={"inputs": inner / "inputs"},
+                         collect=("outputs", inner / "outputs"), limits=Limits(wall_seconds=5),
+                         protect=[inner / "inputs"])
         print(json.dumps(res.to_dict()))
-    """)
+    """, limits=Limits(wall_seconds=20, memory_bytes=4 * 2**30, scratch_bytes=64 * 2**20))
     assert res.returncode == 0, res.stderr_tail
     inner = json.loads(Path(res.stdout_path).read_text())
-    assert inner["returncode"] == 0 and inner["isolation"]["uid"] is None
-    assert inner["isolation"]["kill_scope"].startswith("process group only")
-    assert inner["tampered"] == [f"{world.trial}/inner/data.txt (modified)"]
+    iso = inner["isolation"]
+    assert iso["uid"] is None and iso["uid_reason"].startswith("not running as root")
+    if not iso["mountns"]:
+        assert iso["kill_scope"].startswith("process group") and iso["root"].startswith("host")
+        return
+    assert iso["userns"] and iso["pidns"] and iso["root"].startswith("minimal")
+    assert inner["outputs"] == ["outputs/o.txt"] and inner["tampered"] == []
+    assert "Read-only file system" in inner["stderr_tail"]
 
 
-@needs_root
-def test_traps_left_for_the_harness_are_disarmed(world):
-    victim = world.tmp / "victim"
-    victim.mkdir()
+def test_without_namespaces_the_fallback_still_copies_outputs_safely(world):
     res = run(world, """
-        import os, shutil, signal, sys
-        os.mkfifo("out.npy")  # would hang a validator that opens it
-        shutil.rmtree(".sandbox")
-        os.symlink(sys.argv[1], ".sandbox")  # tries to make the next run's HOME/TMPDIR land elsewhere
-        os.kill(os.getpid(), signal.SIGRTMIN + 3)
-    """, args=[victim])
-    assert res.signal == f"signal {int(__import__('signal').SIGRTMIN) + 3}"
-    assert not (world.trial / "out.npy").exists() and res.isolation["fifos_removed"] == [str(world.trial / "out.npy")]
-    res = run(world, "import os\nprint(os.environ['HOME'])\n")
-    assert res.returncode == 0 and list(victim.iterdir()) == []
-    assert (world.trial / ".sandbox").is_dir() and not (world.trial / ".sandbox").is_symlink()
+        import os, sys
+        open("outputs/result.txt", "w").write("made")
+        os.symlink(sys.argv[1], "outputs/answer.txt")
+        print(os.path.islink("inputs"))
+    """, args=[world.ref / "data.txt"], namespaces=False)
+    assert res.returncode == 0, res.stderr_tail
+    assert res.isolation["namespaces"] == [] and res.isolation["root"].startswith("host")
+    assert res.isolation["namespaces_reason"] == "none asked for (namespaces=False)"
+    assert res.stdout_tail.strip() == "True"  # the binds are symlinks to the harness's read-only copies
+    assert res.outputs == ["outputs/result.txt"] and res.tampered == [f"outputs/answer.txt (symbolic link -> "
+                                                                       f"{world.ref}/data.txt)"]
+    assert not (world.trial / "scratch").exists()
 
 
-@needs_root
-def test_hidden_directories_look_empty_but_what_the_run_needs_stays(world):
+def test_hidden_directories_stay_hidden_inside_what_the_run_sees(world):
     answers = world.tmp / "work" / "solution"  # reference answers beside the trial, as in a workdir
     answers.mkdir(parents=True)
     (answers / "boundaries.npy").write_text("the answer\n")
-    inner = world.pkg / "reference"  # a hidden directory inside a protected (kept) one
+    inner = world.pkg / "reference"  # a hidden directory inside a visible one (an installed package)
     inner.mkdir()
     (inner / "step5.py").write_text("ANSWER = 42\n")
     res = run(world, """
@@ -360,21 +472,58 @@ def test_hidden_directories_look_empty_but_what_the_run_needs_stays(world):
         out = {"answers": os.listdir(answers) if os.path.exists(answers) else "absent",
                "inner": os.listdir(inner), "other": os.path.exists(other),
                "pkg": "__init__.py" in os.listdir(pkg), "inputs": open("inputs/x.txt").read()}
-        for name, path in (("read", f"{answers}/boundaries.npy"), ("write", f"{answers}/new.npy")):
+        for name, path in (("read", f"{answers}/boundaries.npy"), ("write", f"{inner}/new.py")):
             try:
                 open(path, "r" if name == "read" else "w").close()
                 out[name] = "done"
             except OSError as exc:
                 out[name] = type(exc).__name__
         print(json.dumps(out))
-    """, args=[answers, inner, world.other, world.pkg], hide=[answers, inner, world.tmp])
+    """, readonly=[world.pkg], args=[answers, inner, world.other, world.pkg], hide=[answers, inner, world.tmp])
     assert res.returncode == 0, res.stderr_tail
+    contained(res)
     out = json.loads(Path(res.stdout_path).read_text())
-    # world.tmp holds the trial itself: the trial and the protected paths stay, the sibling trial goes;
-    # inside a hidden directory a hidden one is simply absent, inside a kept one it is empty
     assert out["answers"] == "absent" and out["inner"] == [] and out["other"] is False
     assert out["pkg"] and out["inputs"] == "input\n"
     assert out["read"] == "FileNotFoundError" and out["write"] != "done"
     assert set(res.isolation["hidden"]) == {str(answers), str(inner), str(world.tmp)}
-    assert (answers / "boundaries.npy").read_text() == "the answer\n" and not (answers / "new.npy").exists()
-    assert res.tampered == []
+    assert res.isolation["masked"] == [str(inner)] and res.tampered == []
+
+
+@pytest.mark.skipif(not ROOT, reason="a memory cgroup per run needs root (or a delegated cgroup v2 subtree)")
+def test_memory_is_bounded_per_run_and_an_oom_kill_is_named(world):
+    res = run(world, """
+        import os, time
+        children = []
+        for _ in range(3):                            # each under the per-process limit...
+            pid = os.fork()
+            if pid == 0:
+                block = bytearray(400 * 2**20)
+                block[::4096] = b"x" * len(range(0, len(block), 4096))
+                time.sleep(1.5)
+                os._exit(0)
+            children.append(pid)
+        ends = [os.waitpid(pid, 0)[1] for pid in children]   # ... 1.2 GB together, over the run's 1 GiB
+        raise SystemExit(1 if any(os.WIFSIGNALED(e) for e in ends) else 0)
+    """, limits=Limits(wall_seconds=20, memory_bytes=2**30, scratch_bytes=64 * 2**20))
+    if res.isolation["cgroup"] is None:
+        pytest.skip(f"no cgroup here: {res.isolation.get('cgroup_reason')}")
+    assert res.isolation["oom_kills"] >= 1 and res.killed_reason.startswith("out of memory")
+
+
+def test_a_self_inflicted_sigkill_is_not_called_out_of_memory(world):
+    res = run(world, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    assert res.returncode == -9 and res.signal == "SIGKILL"
+    assert res.killed_reason.startswith("killed by SIGKILL, not by a limit of hepmini's")
+
+
+def test_a_cgroup_v2_group_is_read_as_the_kernel_writes_it(tmp_path):
+    group = tmp_path / "run1"  # the files a cgroup v2 directory holds, as plain files
+    group.mkdir()
+    (group / "cgroup.procs").write_text("")
+    (group / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
+    (group / "cpu.stat").write_text("usage_usec 1500000\nuser_usec 1000000\n")
+    (group / "memory.peak").write_text("123456\n")
+    run = cgroups.RunGroup(2, {"": group})
+    assert (run.oom_kills(), run.cpu_seconds(), run.memory_peak(), run.pids()) == (2, 1.5, 123456, [])
+    assert run.procs_files() == [str(group / "cgroup.procs")] and run.kill() == []

@@ -22,12 +22,10 @@ are the offline stand-ins of hepmini.agent.standins, labelled as such everywhere
 
 import dataclasses
 
-from hepmini.agent import prompts
-from hepmini.agent.record import OUTPUTS, Trial, protected
+from hepmini.agent import prompts, workspace
+from hepmini.agent.record import OUTPUTS, Trial
 from hepmini.agent.replies import FormatError, Refusal, check_refusal, extract_code, verdict, worker_prompt
-from hepmini.agent.sandbox import Limits, run_python
 from hepmini.errors import ProviderError, SandboxError
-from hepmini.layout import PACKAGE_DIR
 
 SUPERVISOR_RETRIES = 2     # supervisor replies with no usable instructions fed back per turn, then the trial ends
 
@@ -195,18 +193,16 @@ def check_limits(t: Trial, s: Settings) -> None:
 
 
 def execute(t: Trial, attempt: int, code: str, s: Settings):
-    """Write the code into generated_code/ and run it in the sandbox; tampering ends the trial."""
+    """Write the code into generated_code/ and run it in the sandbox on a fresh scratch; tampering ends the trial."""
     check_limits(t, s)
     wall = min(s.exec_timeout, s.time_limit - t.elapsed()) if s.time_limit > 0 else s.exec_timeout
-    script = t.dir / "generated_code" / f"{t.step.NAME}_{t.step.TITLE}_attempt{attempt}.py"
-    script.write_text(code, encoding="utf-8")
+    script = workspace.write_script(t, attempt, code)  # the harness's copy, bound read-only into the sandbox
     t.record_code(attempt, code, script)
     t.before_execution(attempt, script)
-    result = run_python(script, t.dir, limits=Limits(wall_seconds=wall), passthrough_env=t.cfg.passthrough_env,
-                        pythonpath=[PACKAGE_DIR.parent], protect=protected(t), hide=t.hide)
+    result = workspace.run_code(t, script, wall)
     t.record_execution(attempt, script, result)
     if result.tampered:
-        raise Tampered(f"protected files changed: {', '.join(result.tampered)}")
+        raise Tampered(f"tampering: {', '.join(result.tampered)}")
     if result.timed_out and wall < s.exec_timeout:
         raise LimitsExceeded("time_limit", f"the trial's time (limit {s.time_limit:g} s) ran out during a run")
     return result

@@ -1,42 +1,35 @@
-"""The record of one agent trial: its directory and inputs, the comprehensive log, trace, provenance, result.
+"""The record of one agent trial: the comprehensive log, trace, provenance and result of its directory.
 
-Layout of a trial directory (the generated code runs with it as cwd):
+Layout of a trial directory, all of it the harness's (the generated code never sees it):
 
     inputs/              copies of the step's input files (steps 3-5)
-    data -> DATA_DIR     the ROOT files, read-only inside the sandbox (steps 1-2)
     hepmini.cfg          the settings the provided functions use (e.g. the step-4 classifier)
-    generated_code/      <step>_<title>_attempt<N>.py, one file per attempt
-    outputs/             what the generated code writes; validated against the reference
-    logs/                the sandbox's stdout/stderr of every run
+    generated_code/      <step>_<title>_attempt<N>.py, one read-only file per attempt, exactly as run
+    outputs/             the harness's copy of what the last run left in its scratch's outputs/ (validated)
+    logs/                the stdout/stderr of every run, as the harness received them
     comprehensive.log    paper App. B.1 layout, written as the trial happens
     validation.log/.json paper App. B.2 layout, from hepmini.analysis.validate
     trace.jsonl          every call, format error, execution and verdict, appended as it happens
-    result.json          status, counts, tokens by role, cost, durations, validation, provenance
+    result.json          status, counts, tokens by role, cost, durations, validation, security, provenance
 
-Every text written here passes through transport.scrub with the configured API keys.
+The run's own territory is `scratch/`, its cwd (see hepmini.agent.workspace). Every text written
+here passes through transport.scrub with the configured API keys, and never through a symlink.
 """
 
 import dataclasses
 import datetime
 import json
 import os
-import platform
-import shutil
-import sys
 import time
 from pathlib import Path
 
-from hepmini import __version__, layout
-from hepmini.agent import models, prompts
-from hepmini.files import append_jsonl, atomic_write_json, sha256_file
-from hepmini.layout import PACKAGE_DIR, tree_dir
+from hepmini.agent import models
+from hepmini.agent.workspace import OUTPUTS
+from hepmini.files import append_bytes, append_jsonl, atomic_write_json
 from hepmini.llm.transport import scrub
 
 FORMAT = "hepmini-trial-1"
 TRACE_FORMAT = "hepmini-trace-1"
-STANDING_PROMPTS = ("supervisor_system", "coder_system", "supervisor_review")
-# Dirs as the task prompt names them: relative to the trial dir, which is the code's cwd.
-DATA, INPUTS, OUTPUTS = "data", "inputs", "outputs"
 # Paper App. B.1 banners: '=' * left, name, '=' * right.
 BANNERS = {"INITIALIZATION": 9, "LOOP START": 9, "SUPERVISOR CALL": 9, "TOKEN STATS": 9,
            "SUPERVISOR RESPONSE": 9, "CODER CALL": 25, "CODER RESPONSE": 22, "CODE EXECUTION": (19, 20),
@@ -47,7 +40,6 @@ OUTCOME_BANNERS = {"accepted": "SUCCESS", "max_iterations": "MAX ITERATIONS REAC
                    "cost_limit": "COST LIMIT REACHED", "time_limit": "TIME LIMIT REACHED",
                    "infrastructure": "INFRASTRUCTURE ERROR", "tampered": "TAMPERING DETECTED",
                    "harness_error": "HARNESS ERROR"}
-_DATA_HASHES = {}   # (path, size, mtime_ns) -> sha256: raw data is hashed once per process
 
 
 def banner(name: str, number=None) -> str:
@@ -72,15 +64,6 @@ def _utc() -> str:
 
 
 
-def data_hash(path: Path) -> str:
-    """sha256 of a raw data file, computed once per process for an unchanged file."""
-    st = os.stat(path)
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _DATA_HASHES:
-        _DATA_HASHES[key] = sha256_file(path)
-    return _DATA_HASHES[key]
-
-
 class Trial:
     """One trial directory and everything recorded about it."""
 
@@ -95,49 +78,14 @@ class Trial:
         self.stop, self.reason, self.task, self.error = None, "", "", None
         self.started, self.t0 = datetime.datetime.now(), time.monotonic()
         self.provenance, self.hide = {}, []   # hide: directories the generated code must not see
+        self.limits = None                    # the sandbox's Limits (None: its defaults)
 
-    # ---- setup -------------------------------------------------------------------------------
-
-    def prepare(self, sources: dict) -> "Trial":
-        """Make the directory: inputs copied from `sources` (input path -> dir holding it), task, logs."""
-        step, rules = self.step, layout.rules()
-        for name in ("generated_code", OUTPUTS):
-            (self.dir / name).mkdir(parents=True, exist_ok=True)
-        inputs = {}
-        for rel in step.INPUTS:
-            dst = self.dir / INPUTS / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(Path(sources[rel]) / rel, dst)
-            inputs[rel] = sha256_file(dst)
-        data = {}
-        if step.READS_DATA:
-            os.symlink(self.cfg.effective_data_dir.absolute(), self.dir / DATA, target_is_directory=True)
-            data = {rel: data_hash(self.cfg.effective_data_dir / rel) for rel in rules.ALL_FILES}
-        # The provided functions (hepmini.tools) read their settings from the cwd, like the reference.
-        values = {k: getattr(self.cfg, k) for k in step.PARAMS}
-        if "tabpfn_model" in values and not values["tabpfn_model"]:
-            values["tabpfn_model"] = self.cfg.tabpfn_cache_dir  # that variable does not reach the sandbox
-        params = "".join(f"{k} = {v}\n" for k, v in values.items())
-        (self.dir / "hepmini.cfg").write_text("[hepmini]\n" + params, encoding="utf-8")
-        self.task = prompts.task_prompt(step.NAME, data_dir=DATA, inputs_dir=INPUTS, outputs_dir=OUTPUTS)
-        names = [Path(step.PROMPT).stem, *STANDING_PROMPTS]
-        self.provenance = {
-            "hepmini_version": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-            "prompts": {n: sha256_file(prompts.template_path(n)) for n in names},
-            "task_prompt_sha256": _sha256_text(self.task),
-            "reference_script_sha256": sha256_file(tree_dir("reference") / step.SCRIPT),
-            "data": data, "inputs": inputs,
-            "inputs_from": sorted({str(Path(s).absolute()) for s in sources.values()}),
-            "reference_dir": str(self.cfg.solution_dir.absolute()),
-        }
+    def started_record(self) -> None:
+        """The log header, the trace's start event and a result.json saying "running"."""
         self._log_header()
-        self.trace("start", format=TRACE_FORMAT, step=step.NAME, trial=self.index, supervisor=self.supervisor,
+        self.trace("start", format=TRACE_FORMAT, step=self.step.NAME, trial=self.index, supervisor=self.supervisor,
                    coder=self.coder, settings=self.settings, task=self.task)
         self.write_result(status="running")
-        return self
-
-    def hepmini_cfg(self) -> Path:
-        return self.dir / "hepmini.cfg"
 
     # ---- records -----------------------------------------------------------------------------
 
@@ -148,8 +96,7 @@ class Trial:
 
     def log(self, *lines) -> None:
         """Append lines to comprehensive.log, now."""
-        with open(self.dir / "comprehensive.log", "a", encoding="utf-8") as fh:
-            fh.write(self._scrub("\n".join(lines)) + "\n")
+        append_bytes(self.dir / "comprehensive.log", (self._scrub("\n".join(lines)) + "\n").encode("utf-8"))
 
     def info(self, message: str, level: str = "INFO") -> str:
         return f"[{_now()}] {level}: {message}"
@@ -220,7 +167,8 @@ class Trial:
                "stdout_bytes": result.stdout_bytes, "stderr_bytes": result.stderr_bytes,
                "stdout_log": os.path.relpath(result.stdout_path, self.dir),
                "stderr_log": os.path.relpath(result.stderr_path, self.dir),
-               "tampered": result.tampered, "isolation": result.isolation, "env_keys": result.env_keys}
+               "tampered": result.tampered, "outputs": result.outputs, "outputs_refused": result.refused,
+               "isolation": result.isolation, "env_keys": result.env_keys}
         self.executions.append(run)
         self.trace("execution", **run, stdout_tail=result.stdout_tail, stderr_tail=result.stderr_tail)
         how = f" (killed: {result.killed_reason})" if result.killed_reason else ""
@@ -234,7 +182,9 @@ class Trial:
             self.log(self.info("Execution failed. Output:", "ERROR"), result.stdout_tail.rstrip(),
                      "Error output:", result.stderr_tail.rstrip())
         if result.tampered:
-            self.log(self.info(f"Protected files changed: {', '.join(result.tampered)}", "ERROR"))
+            self.log(self.info(f"Tampering: {', '.join(result.tampered)}", "ERROR"))
+        if result.refused:
+            self.log(self.info(f"Outputs not copied (over the limits): {', '.join(result.refused)}", "WARNING"))
         return run
 
     def record_verdict(self, attempt: int, accepted: bool, text: str, note: str = "") -> None:
@@ -333,7 +283,8 @@ class Trial:
         result = {
             "format": FORMAT, "step": self.step.NAME, "title": self.step.TITLE, "trial": self.index,
             "trial_dir": str(self.dir), "inputs_mode": self.inputs_mode, "status": status, "stop": self.stop,
-            "reason": self.reason, "error": self.error, "supervisor_verdict": self.verdict, "iterations": self.iteration,
+            "reason": self.reason, "error": self.error, "supervisor_verdict": self.verdict,
+            "iterations": self.iteration,
             "api_calls": len(self.calls), "format_errors": len(self.format_errors),
             "supervisor_format_errors": self.supervisor_format_errors, "tokens": self.tokens(),
             "cost": self.cost(), "durations": durations or self.durations(),
@@ -374,7 +325,8 @@ class Trial:
 def _brief(run: dict) -> dict:
     """An execution as result.json keeps it (the trace has the output tails)."""
     iso = run["isolation"]
-    keep = ("uid_dropped", "netns", "mountns", "kill_scope", "hidden", "readonly", "env_dropped", "leftover_pids")
+    keep = ("uid_dropped", "namespaces", "netns", "mountns", "pidns", "userns", "root", "cgroup", "limits",
+            "kill_scope", "hidden", "readonly", "env_dropped", "leftover_pids", "oom_kills")
     return {**{k: v for k, v in run.items() if k != "isolation"}, "isolation": {k: iso.get(k) for k in keep}}
 
 
@@ -386,28 +338,5 @@ def _unique(dicts) -> list:
     return seen
 
 
-def _sha256_text(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _money(value) -> str:
     return "unknown (a price is missing)" if value is None else f"${value:.6f}"
-
-
-# ---- trials on disk: numbering, chaining ------------------------------------------------------------
-
-
-def protected(t: Trial) -> list:
-    """Paths hashed before and after every run and mounted read-only: inputs, data, settings.
-
-    As root the code runs as a uid that owns nothing and the reference answers are hidden, so hepmini's
-    own files need no hashing (which would also flag a developer editing the checkout during a run).
-    """
-    paths = [t.dir / INPUTS, t.dir / "data", t.hepmini_cfg()]
-    if "tabpfn_model" in t.step.PARAMS:  # staged TabPFN weights must be visible, and stay as they are
-        paths += [Path(p) for p in (t.cfg.tabpfn_model, t.cfg.tabpfn_cache_dir) if p]
-    if os.geteuid() != 0:  # no uid of its own and nothing hidden: the code could write what we can
-        paths += [PACKAGE_DIR, tree_dir("steps"), t.cfg.solution_dir, t.cfg.effective_data_dir]
-    return [p for p in paths if os.path.lexists(p)]

@@ -1,60 +1,50 @@
 """Run one generated Python file in a contained subprocess, and report what it did and what was applied.
 
-`run_python` starts the wrapper in `sandbox_child.py`, which applies the in-process measures to itself and
-execs `sys.executable script *args`; this module prepares the run, watches it and cleans up after it.
-The measures, each recorded in `ExecResult.isolation`:
+`run_python` plans a run, starts the wrapper in `sandbox_child.py` (which applies the measures to
+itself and execs `sys.executable script`), supervises it, and finishes: it kills what is left,
+copies the outputs out and cleans up. The measures, each recorded in `ExecResult.isolation`:
 
-- own session and process group, SIGKILLed whole at the wall-clock limit or when a log passes
-  `output_bytes`, so no child outlives the run; as root also every process of the sandbox uid, which
-  catches daemons that left the group (setsid, double fork);
-- rlimits: address space (a runaway allocation fails as MemoryError), CPU seconds, file size, open
-  files, processes of the uid (stops fork bombs), no core dumps; no_new_privs (setuid binaries cannot
-  regain root); PDEATHSIG (the wrapper dies with the harness);
-- an environment from an allowlist: API keys, proxies and credentials never reach the code; HOME and
-  TMPDIR lie in the trial dir;
-- as root, a uid/gid of its own (61000+, in no passwd/group entry, no supplementary groups) that owns
-  the trial dir during the run only: the code can write nowhere else and signal no other process;
-- a network namespace with only a loopback that is down: no connection gets anywhere (not root: inside
-  a user namespace, when the kernel allows one);
-- as root, a mount namespace, private so nothing propagates to the host: /tmp, /var/tmp, /run/lock are
-  empty and read-only and /dev/shm a private tmpfs (no files shared with other runs or the host);
-  directories the sandbox uid cannot traverse (/root, when pyenv's interpreter lives there) become
-  empty tmpfs with only the paths the run needs bound back in; `hide` directories (reference answers)
-  become empty and read-only the same way; protected paths are bound read-only (cannot be written,
-  replaced or deleted);
-- protected paths are fingerprinted before and after the run; differences are reported in `tampered`.
-
-Logs: TRIAL/logs/<script stem>.stdout.txt and .stderr.txt, owned by the caller, never by the sandbox.
-Whatever a run must read outside its trial dir has to be listed in `protect` or `pythonpath`.
+- two territories: the run writes only its scratch, a size-capped tmpfs that is its cwd (HOME,
+  TMPDIR and /dev/shm inside it); the harness's files (script, logs, evidence) live where the run
+  cannot write, and the run's stdout/stderr reach the logs through pipes the harness reads. The
+  outputs come out only through hepmini.agent.copyout (no link ever followed; links, devices, FIFOs,
+  sockets and hard links are tampering);
+- a minimal root (hepmini.agent.sandbox_root): only the system directories, the Python runtime, the
+  hepmini package and the trial's inputs, read-only; no checkout, no other workdir, nothing of /tmp;
+- new user (not root), mount, network (only a loopback that is down), PID (the run sees only its
+  own processes, and all die with its init), IPC and UTS namespaces, when the kernel allows them;
+- a cgroup per run (hepmini.agent.cgroups): memory, processes and CPU for the whole run; a run's
+  CPU time is also polled and cut at `cpu_seconds`; out-of-memory kills are told from other SIGKILLs;
+- rlimits per process: address space, CPU, file size, open files, processes, no core dumps;
+  no_new_privs; PDEATHSIG (the wrapper dies with the harness);
+- an environment from an allowlist: API keys, proxies and credentials never reach the code;
+- as root, a uid/gid of its own (61000+, in no passwd entry, no groups) that owns nothing but the scratch;
+- a wall-clock limit and an output limit that kill the whole run; protected paths fingerprinted
+  before and after (differences are reported in `tampered`).
 """
 
 import dataclasses
-import grp
-import marshal
 import os
-import pwd
 import signal
-import socket
-import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from hepmini.agent import cgroups, copyout, sandbox_root
+from hepmini.agent.sandbox_child import read_report
+from hepmini.agent.sandbox_proc import (claim_uid, excerpt, kill_uid, killpg, processes_of, pump, receive_fd,
+                                        snapshot, diff)
 from hepmini.config import ENV_ALLOWLIST
 from hepmini.errors import SandboxError
-from hepmini.files import sha256_file
-from hepmini.agent.sandbox_child import (PR_SET_CHILD_SUBREAPER, check_libc, hide_plan, load_libc, mount_plan,
-                                   outermost, read_report)
 
 WRAPPER = str(Path(__file__).with_name("sandbox_child.py"))  # run as a script, see its docstring
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
-UID_BASE, UID_SLOTS = 61000, 64         # one uid per concurrent run, so kill-by-uid hits only that run
-HASH_LIMIT = 200 * 2**20                # larger protected files are compared by size + mtime + inode
 POLL_SECONDS = 0.02
 LIMIT_HINTS = (("MemoryError", "memory limit"), ("[Errno 27]", "file size limit"),
-               ("[Errno 24]", "open files limit"))
+               ("[Errno 24]", "open files limit"), ("[Errno 28]", "disk limit (the scratch is full)"),
+               ("[Errno 11] Resource temporarily unavailable", "process limit"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,12 +52,15 @@ class Limits:
     """Resource limits of one run."""
 
     wall_seconds: float = 600.0
-    cpu_seconds: int = 900              # per process (RLIMIT_CPU); the wall clock bounds the whole group
-    memory_bytes: int = 8 * 2**30       # address space per process (RLIMIT_AS)
+    cpu_seconds: int = 900              # per process (RLIMIT_CPU), and for the whole run where a cgroup counts it
+    memory_bytes: int = 8 * 2**30       # per process (RLIMIT_AS), and the whole run with its scratch (cgroup)
     file_bytes: int = 2 * 2**30         # largest file a process may write (RLIMIT_FSIZE)
+    scratch_bytes: int = 4 * 2**30      # everything the run writes (its tmpfs); also the most copied out
+    scratch_files: int = 200_000        # files and directories in the scratch (tmpfs inodes)
     open_files: int = 256
-    processes: int = 256                # processes of the sandbox uid (RLIMIT_NPROC): stops fork bombs
-    output_bytes: int = 20 * 10**6      # kept on disk per stream; past it the run is killed and the log cut
+    processes: int = 256                # processes of the run (pids.max) and of its uid (RLIMIT_NPROC)
+    cpus: float = 0.0                   # CPUs at once (cgroup cpu.max); 0 = all
+    output_bytes: int = 20 * 10**6      # kept per stream; past it the run is killed and the log cut
     prompt_chars: int = 6000            # head + tail of each stream kept for the prompt
 
 
@@ -80,260 +73,253 @@ class ExecResult:
     timed_out: bool
     killed_reason: str                  # the limit that ended the run, e.g. "wall-clock timeout", or ""
     seconds: float                      # from the exec of the script to its end
-    overhead_seconds: float             # everything else run_python spent: wrapper, hashing, chown, cleanup
+    overhead_seconds: float             # everything else run_python spent: wrapper, hashing, copying, cleanup
     stdout_path: str
     stderr_path: str
     stdout_bytes: int                   # bytes written before any cut
     stderr_bytes: int
     stdout_tail: str                    # head ... tail, with a marker saying how much was cut
     stderr_tail: str
-    tampered: list                      # "PATH (modified|created|deleted)" for protected paths
+    tampered: list                      # "PATH (modified|created|deleted)", "outputs/x (symbolic link -> y)"
     isolation: dict
     env_keys: list                      # names only
+    outputs: list = dataclasses.field(default_factory=list)   # files copied out, relative to the scratch
+    refused: list = dataclasses.field(default_factory=list)   # outputs not copied: over a cap
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def run_python(script: Path, trial_dir: Path, *, limits: Limits = Limits(),
+class _Run:
+    """The state of one run between its phases."""
+
+    def __init__(self, script, cwd, logs, limits):
+        self.t0, self.script, self.cwd, self.logs, self.limits = time.monotonic(), script, cwd, logs, limits
+        self.root, self.uid, self.lock, self.group, self.proc = os.geteuid() == 0, None, None, None, None
+        self.fds, self.iso, self.sizes, self.ended, self.sock = {}, {}, [0, 0], None, None
+        self.paths, self.protect, self.oom_before = [], [], 0
+
+
+def run_python(script: Path, cwd: Path, *, logs: Path, binds: Optional[Mapping[str, Path]] = None,
+               readonly: Sequence[Path] = (), collect: Optional[tuple] = None, limits: Limits = Limits(),
                passthrough_env: Optional[Mapping[str, str]] = None, pythonpath: Sequence[Path] = (),
-               protect: Sequence[Path] = (), hide: Sequence[Path] = (), args: Sequence[str] = ()) -> ExecResult:
-    """Run `sys.executable script *args` with cwd `trial_dir` in the sandbox; raises only SandboxError.
+               protect: Sequence[Path] = (), hide: Sequence[Path] = (), args: Sequence[str] = (),
+               namespaces: bool = True) -> ExecResult:
+    """Run `sys.executable script *args` in the sandbox with `cwd` (its scratch) as working directory.
 
-    `hide`: directories (e.g. the reference answers) that the run sees as empty and read-only; the
-    trial dir and the other paths the run needs stay visible when they lie inside one.
+    `binds`: name in the scratch -> path bound there read-only (inputs, data, settings); `readonly`:
+    paths visible read-only at their own place (the package); `collect`: (directory in the scratch,
+    destination) copied out after the run; `hide`: directories never visible, even inside a bound one;
+    `logs`: the harness's directory for the stdout/stderr logs; `namespaces=False` runs as a kernel that
+    refuses them would (the fallback, for tests). Raises only SandboxError.
     """
-    started = time.monotonic()
-    trial_dir, script = Path(trial_dir).absolute(), Path(script).absolute()
-    root, passthrough_env = os.geteuid() == 0, dict(passthrough_env or {})
-    # A symlinked input is protected together with its target.
-    protect = sorted({str(p) for q in protect for p in (Path(q).absolute(), Path(q).resolve())})
-    env = _environment(trial_dir, passthrough_env, pythonpath)
-    logs = _make_dir(trial_dir / "logs")
-    if os.lstat(logs).st_uid != os.geteuid():
-        raise SandboxError(f"{logs} is not owned by the harness; remove it and retry")
-    paths = [logs / f"{script.stem}.stdout.txt", logs / f"{script.stem}.stderr.txt"]
-    before = _snapshot(protect, skip_pycache=root)
-    keep = [trial_dir, script, sys.prefix, sys.base_prefix, Path(sys.executable).parent,
-            Path(sys.executable).resolve().parent, *pythonpath, *protect]
-    keep = [os.path.realpath(p) for p in keep if os.path.exists(p)]
-    masks, unreachable = mount_plan(keep)
-    hidden = hide_plan(hide, keep)
-    iso = {"uid": None, "masked": sorted(masks), "readonly": outermost(p for p in protect if os.path.exists(p)),
-           "hidden": [h for h, _ in hidden], "untraversable": unreachable,
-           "env_dropped": sorted(set(passthrough_env) - set(ENV_ALLOWLIST))}
-    uid, lock = _claim_uid() if root else (None, None)
-    fds, status_r, status_w = [], None, None
+    run = _Run(Path(script).absolute(), Path(cwd).absolute(), Path(logs).absolute(), limits)
     try:
-        # O_NOFOLLOW: a symlink planted by an earlier run must not redirect the harness's writes.
-        fds = [os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-               for p in paths]
-        status_r, status_w = os.pipe()
-        if root:
-            iso.update(uid=uid, gid=uid, kill_scope=f"process group + every process of uid {uid}")
-            # Orphans (double-forked daemons) then become our children and their zombies are reaped at once:
-            # pid 1 reaps seconds late here (never in some containers), and zombies count against RLIMIT_NPROC.
-            check_libc(load_libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl")
-            iso["hardlinks_not_chowned"] = _chown_tree(trial_dir, uid, uid, owner=os.geteuid(),
-                                                       skip={str(logs), *protect})
-        else:
-            iso["kill_scope"] = "process group only (not root: escaped daemons of the caller's uid survive)"
-        rlimits = {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds,
-                   "RLIMIT_FSIZE": limits.file_bytes, "RLIMIT_NOFILE": limits.open_files,
-                   # RLIMIT_NPROC counts every process of the real uid: a shared uid needs headroom.
-                   "RLIMIT_NPROC": limits.processes + (0 if root else len(_processes_of(os.getuid()))),
-                   "RLIMIT_CORE": 0}
-        spec = {"uid": uid, "caller": [os.getuid(), os.getgid()], "rlimits": rlimits, "status_fd": status_w,
-                "masks": masks, "hide": hidden, "readonly": iso["readonly"], "unreachable": unreachable,
-                "cwd": str(trial_dir), "argv": [sys.executable, str(script), *map(str, args)]}
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", WRAPPER, marshal.dumps(spec).hex()],
-                                    cwd=trial_dir, env=env, stdin=subprocess.DEVNULL, stdout=fds[0],
-                                    stderr=fds[1], start_new_session=True, pass_fds=(status_w,))
-        except OSError as exc:
-            raise SandboxError(f"cannot start the sandbox: {exc}") from None
-        os.close(status_w)
-        status_w = None
-        reason = _supervise(proc, limits, fds)
-        ended = time.monotonic()
-        _killpg(proc.pid)               # group members still running after the main process ended
-        iso["leftover_pids"] = _kill_uid(uid) if root else []
-        iso.update(read_report(status_r))
-        if not iso.get("mountns"):      # planned, but nothing was masked, hidden or bound read-only
-            iso.update(masked=[], readonly=[], hidden=[])
-            if hidden:
-                iso["hidden_reason"] = "no mount namespace: the hidden directories stay visible"
-        if root and not iso.get("uid_dropped"):
-            iso["kill_scope"] = "process group only (the code ran as root: escaped daemons survive)"
-        sizes = [os.fstat(fd).st_size for fd in fds]
-        tails = [_excerpt(fd, size, limits) for fd, size in zip(fds, sizes)]
+            spec, env, before = _plan(run, dict(binds or {}), readonly, passthrough_env, pythonpath, protect, hide,
+                                      args)
+            spec["namespaces"] = namespaces
+        except OSError as exc:  # the harness's side of the sandbox: a full disk, a missing directory
+            raise SandboxError(f"cannot prepare the sandbox: {exc}") from None
+        _start(run, spec, env)
+        reason = _supervise(run)
+        return _finish(run, reason, collect, before, env)
     finally:
-        for fd in fds + [status_r, status_w]:
-            if fd is not None:
-                os.close(fd)
-        if root:
-            iso["fifos_removed"] = _chown_tree(trial_dir, os.geteuid(), os.getegid(), owner=uid, after_run=True)
-            lock.close()
+        _cleanup(run)
+
+
+def _plan(run: _Run, binds, readonly, passthrough, pythonpath, protect, hide, args) -> tuple:
+    """Logs, the fallback scratch, uid, cgroup, environment and the wrapper's spec; nothing started yet."""
+    limits, passthrough = run.limits, dict(passthrough or {})
+    run.protect = sorted({str(p) for q in protect for p in (Path(q).absolute(), Path(q).resolve())})
+    before = snapshot(run.protect, skip_pycache=run.root)
+    _make_dir(run.logs)
+    if os.lstat(run.logs).st_uid != os.geteuid():
+        raise SandboxError(f"{run.logs} is not owned by the harness; remove it and retry")
+    run.paths = [run.logs / f"{run.script.stem}.stdout.txt", run.logs / f"{run.script.stem}.stderr.txt"]
+    for i, path in enumerate(run.paths):  # O_NOFOLLOW: nothing planted there may redirect the harness
+        run.fds[f"log{i}"] = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    if run.root:
+        run.uid, run.lock = claim_uid()
+    sandbox_root.fallback_scratch(str(run.cwd), binds, run.uid)
+    run.group, record = cgroups.create(f"hepmini-{os.getpid()}-{run.uid or 0}-{time.monotonic_ns()}",
+                                       limits.memory_bytes, limits.processes, limits.cpus)
+    ops, root = sandbox_root.plan(str(run.cwd), str(run.script), binds, [str(p) for p in readonly], hide)
+    run.iso.update(root, uid=run.uid, gid=run.uid, cgroup=record.get("cgroup"), limits=_limit_record(limits, record),
+                   env_dropped=sorted(set(passthrough) - set(ENV_ALLOWLIST)))
+    if record.get("cgroup_reason"):
+        run.iso["cgroup_reason"] = record["cgroup_reason"]
+    run.oom_before = cgroups.global_oom_kills()
+    env = _environment(run.cwd, passthrough, pythonpath)
+    rlimits = {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds, "RLIMIT_FSIZE": limits.file_bytes,
+               "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0,
+               # RLIMIT_NPROC counts every process of the real uid: a shared uid needs headroom.
+               "RLIMIT_NPROC": limits.processes + (0 if run.root else len(processes_of(os.getuid())))}
+    scratch = (f"size={limits.scratch_bytes},nr_inodes={limits.scratch_files},mode=0700")
+    spec = {"uid": run.uid, "caller": [os.getuid(), os.getgid()], "rlimits": rlimits, "ops": ops,
+            "cgroup_procs": run.group.procs_files() if run.group else [], "stage": os.path.realpath("/tmp"),
+            "scratch_options": scratch, "scratch_dirs": [["outputs", 0o755], *map(list, sandbox_root.SCRATCH_DIRS)],
+            "unreachable": sandbox_root.unreachable([sys.executable, *sandbox_root.python_paths()]),
+            "cwd": str(run.cwd), "argv": [sys.executable, str(run.script), *map(str, args)]}
+    return spec, env, before
+
+
+def _limit_record(limits: Limits, cgroup: dict) -> dict:
+    """Which mechanism bounds what, for result.json."""
+    return {"memory": cgroup.get("memory", f"{limits.memory_bytes} bytes per process (RLIMIT_AS): no cgroup"),
+            "processes": cgroup.get("pids", f"{limits.processes} processes of the uid (RLIMIT_NPROC): no cgroup"),
+            "cpu": cgroup.get("cpu", "no cgroup") + f"; {limits.cpu_seconds} CPU seconds per process (RLIMIT_CPU)"
+                   + (" and for the whole run (cgroup usage)" if cgroup.get("cgroup") else ""),
+            "disk": f"{limits.scratch_bytes} bytes and {limits.scratch_files} files in the scratch (tmpfs); "
+                    f"{limits.file_bytes} bytes per file (RLIMIT_FSIZE)"}
+
+
+def _start(run: _Run, spec: dict, env: dict) -> None:
+    """Start the wrapper with pipes for its output and status, and a socket for the scratch's fd."""
+    import socket
+
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    status_r, status_w = os.pipe()
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    run.fds.update(out=out_r, err=err_r, status=status_r)
+    run.sock = mine
+    spec.update(status_fd=status_w, fd_sock=theirs.fileno())
+    import marshal
+
+    try:
+        run.proc = subprocess.Popen([sys.executable, "-I", "-S", WRAPPER, marshal.dumps(spec).hex()],
+                                    cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+                                    start_new_session=True, pass_fds=(status_w, theirs.fileno()))
+    except OSError as exc:
+        raise SandboxError(f"cannot start the sandbox: {exc}") from None
+    finally:
+        for fd in (out_w, err_w, status_w):
+            os.close(fd)
+        theirs.close()
+
+
+def _supervise(run: _Run) -> str:
+    """Pump the output into the logs until the run ends; kill it at a limit and return which one, or ''."""
+    limits, reason, grace, next_cpu = run.limits, "", None, 0.0
+    deadline = run.t0 + limits.wall_seconds
+    streams = {run.fds["out"]: (0, run.fds["log0"]), run.fds["err"]: (1, run.fds["log1"])}
+    while True:
+        pump(streams, run.sizes, limits.output_bytes, POLL_SECONDS)
+        now = time.monotonic()
+        if run.ended is None and run.proc.poll() is not None:
+            run.ended, grace = now, now + 1.0
+            _kill_run(run)      # whatever still holds the pipes (a daemon without a PID namespace) ends with it
+        if run.ended is not None and (not streams or now > grace):
+            return reason
+        if reason:
+            continue
+        if now > deadline:
+            reason = "wall-clock timeout"
+        elif max(run.sizes) > limits.output_bytes:
+            reason = "output limit"
+        elif run.group and now > next_cpu:  # the CPU time of every process of the run, read 5 times a second
+            next_cpu = now + 0.2
+            reason = "cpu limit" if run.group.cpu_seconds() > limits.cpu_seconds else ""
+        if reason:
+            _kill_run(run)
+            run.proc.wait()
+            run.ended = time.monotonic()
+            grace = run.ended + 1.0
+
+
+def _kill_run(run: _Run) -> None:
+    """SIGKILL the whole run: its process group, its cgroup, and (as root) every process of its uid."""
+    killpg(run.proc.pid)
+    if run.group:
+        run.iso["leftover_pids"] = run.group.kill()
+    if run.root:
+        run.iso["leftover_pids"] = kill_uid(run.uid)
+
+
+def _finish(run: _Run, reason: str, collect, before, env) -> ExecResult:
+    """Read the report, copy the outputs out, name the end of the run, and build the result."""
+    _kill_run(run)
+    iso = run.iso
+    iso.update(read_report(run.fds["status"]))
     if "error" in iso or "exec_at" not in iso:
-        raise SandboxError(iso.get("error") or f"the sandbox wrapper failed (exit {proc.returncode}): "
+        tails = [excerpt(run.fds[f"log{i}"], run.sizes[i], run.limits) for i in (0, 1)]
+        raise SandboxError(iso.get("error") or f"the sandbox wrapper failed (exit {run.proc.returncode}): "
                                                f"{tails[1][-800:]}")
-    rc, seconds = proc.returncode, ended - iso.pop("exec_at")
-    reason = reason or _limit_reason(rc, tails[1])
-    tampered = _diff(before, _snapshot(protect, skip_pycache=root))
-    return ExecResult(rc, _signal_name(-rc) if rc < 0 else None, reason == "wall-clock timeout",
-                      reason, round(seconds, 3), round(time.monotonic() - started - seconds, 3),
-                      str(paths[0]), str(paths[1]), sizes[0], sizes[1], tails[0], tails[1], tampered, iso,
-                      sorted(env))
+    scratch = receive_fd(run.sock) if iso.get("mountns") else None
+    copied = copyout.Copied()
+    try:
+        if not iso.get("mountns"):
+            scratch = os.open(run.cwd, copyout.DIR_FLAGS)
+            iso.update(hidden=[], masked=[], readonly=[], bound=[], root="host (no mount namespace)",
+                       hidden_reason="no mount namespace: the run saw the machine's files as its uid may")
+            iso["limits"]["disk"] = f"{run.limits.file_bytes} bytes per file (RLIMIT_FSIZE) only: no scratch tmpfs"
+        if collect:
+            copied = copyout.copy_outputs(scratch, collect[0], Path(collect[1]), max_bytes=run.limits.scratch_bytes)
+    finally:
+        if scratch is not None:
+            os.close(scratch)
+    iso["kill_scope"] = _kill_scope(run, iso)
+    status = iso.pop("status", None)
+    rc = (-status[1] if status[0] == "signal" else status[1]) if status else -signal.SIGKILL
+    tails = [excerpt(run.fds[f"log{i}"], run.sizes[i], run.limits) for i in (0, 1)]
+    reason = reason or _limit_reason(run, rc, tails[1])
+    seconds = run.ended - iso.pop("exec_at")
+    return ExecResult(rc, _signal_name(-rc) if rc < 0 else None, reason == "wall-clock timeout", reason,
+                      round(seconds, 3), round(time.monotonic() - run.t0 - seconds, 3), str(run.paths[0]),
+                      str(run.paths[1]), run.sizes[0], run.sizes[1], tails[0], tails[1],
+                      diff(before, snapshot(run.protect, skip_pycache=run.root)) + copied.tampered, iso,
+                      sorted(env), copied.files, copied.refused)
 
 
-def _environment(trial_dir: Path, passthrough: Mapping, pythonpath) -> dict:
-    """The child's whole environment: allowlisted variables plus HOME/TMPDIR inside the trial dir."""
-    home, tmp = trial_dir / ".sandbox" / "home", trial_dir / ".sandbox" / "tmp"
-    for path in (trial_dir / ".sandbox", home, tmp):
-        _make_dir(path)
+def _kill_scope(run: _Run, iso: dict) -> str:
+    scope = ["process group"] + (["PID namespace"] if iso.get("pidns") else []) + (["cgroup"] if run.group else [])
+    if run.root and iso.get("uid_dropped"):
+        scope.append(f"every process of uid {run.uid}")
+    elif run.root:
+        scope.append("(the code ran as root: escaped daemons of root survive)")
+    elif not iso.get("pidns") and not run.group:
+        scope.append("(not root, no PID namespace: escaped daemons of the caller's uid survive)")
+    return " + ".join(scope)
+
+
+def _cleanup(run: _Run) -> None:
+    """Close everything, release the uid, remove the cgroup and the fallback scratch; never raises."""
+    if run.proc is not None and run.proc.poll() is None:
+        killpg(run.proc.pid)
+        run.proc.wait()
+    for fd in run.fds.values():
+        os.close(fd)
+    if run.sock is not None:
+        run.sock.close()
+    if run.group:
+        run.iso["cgroup_left"] = run.group.remove()
+    try:
+        copyout.remove_tree(run.cwd)
+    except OSError as exc:  # e.g. a mount still busy: the next run of this trial clears it first
+        run.iso["scratch_left"] = f"{run.cwd}: {exc}"
+    if run.lock is not None:
+        run.lock.close()
+
+
+def _environment(cwd: Path, passthrough: Mapping, pythonpath) -> dict:
+    """The child's whole environment: allowlisted variables plus HOME/TMPDIR inside the scratch."""
     env = {k: str(passthrough[k]) for k in ENV_ALLOWLIST if k in passthrough}
     env.setdefault("PATH", DEFAULT_PATH)
-    env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
-               PYTHONUNBUFFERED="1", MPLBACKEND="Agg")  # unbuffered: prints survive a kill at the timeout
+    env.update(HOME=str(cwd / sandbox_root.SANDBOX / "home"), TMPDIR=str(cwd / sandbox_root.SANDBOX / "tmp"),
+               PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1",  # prints survive a kill
+               MPLBACKEND="Agg")
     if pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in pythonpath)
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).absolute()) for p in pythonpath)
     return env
 
 
 def _make_dir(path: Path) -> Path:
-    """mkdir that first removes a symlink an earlier run may have planted there."""
+    """mkdir that first removes a symlink planted there."""
     if os.path.islink(path):
         os.unlink(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _claim_uid() -> tuple:
-    """A uid (= gid) in no passwd/group entry and with no process, held by an abstract-socket lock."""
-    for uid in range(UID_BASE, UID_BASE + UID_SLOTS):
-        try:
-            pwd.getpwuid(uid)
-            continue
-        except KeyError:
-            pass
-        try:
-            grp.getgrgid(uid)
-            continue
-        except KeyError:
-            pass
-        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        try:  # machine-wide and released when its holder dies, so parallel harnesses never share a uid
-            lock.bind(f"\0hepmini-sandbox-{uid}")
-            if not _processes_of(uid):
-                return uid, lock
-        except OSError:
-            pass
-        lock.close()
-    raise SandboxError(f"no free sandbox uid in {UID_BASE}..{UID_BASE + UID_SLOTS - 1}; "
-                       "are other processes running as these uids?")
-
-
-def _chown_tree(top: Path, uid: int, gid: int, *, owner: int, skip=(), after_run=False) -> list:
-    """lchown everything under `top` owned by `owner` (never following links); return what was left out.
-
-    Before a run, hard-linked files stay as they are (the other link might be a system file). After it,
-    FIFOs and sockets are removed: a FIFO named like an expected output would hang whoever opens it next.
-    """
-    skipped, paths = [], [str(top)]
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in skip]
-        paths += [os.path.join(dirpath, n) for n in dirnames + filenames]
-    for path in paths:
-        st = os.lstat(path)
-        if path in skip or st.st_uid != owner:
-            continue
-        if after_run and (stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
-            os.unlink(path)
-            skipped.append(path)
-        elif not after_run and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-            skipped.append(path)
-        else:
-            os.chown(path, uid, gid, follow_symlinks=False)
-    return skipped
-
-
-def _supervise(proc, limits: Limits, fds) -> str:
-    """Wait for the child; SIGKILL its group at the wall-clock or output limit and return which one."""
-    deadline = time.monotonic() + limits.wall_seconds
-    while True:
-        try:
-            proc.wait(timeout=POLL_SECONDS)
-            return ""
-        except subprocess.TimeoutExpired:
-            pass
-        # Output is capped by polling the log sizes: between two polls a fast writer adds at most
-        # POLL_SECONDS of disk bandwidth; the log is cut back afterwards, and RLIMIT_FSIZE is the hard cap.
-        reason = ("wall-clock timeout" if time.monotonic() > deadline else "output limit"
-                  if any(os.fstat(fd).st_size > limits.output_bytes for fd in fds) else "")
-        if reason:
-            _killpg(proc.pid)
-            proc.wait()
-            return reason
-
-
-def _killpg(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def _processes_of(uid: int) -> list:
-    """(pid, ppid, state) of every process whose real uid is `uid`."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status", "rb") as fh:
-                text = fh.read()
-        except OSError:  # the process just ended
-            continue
-        if int(_field(text, b"Uid")) == uid:  # the real uid: the first of four
-            found.append((int(entry.name), int(_field(text, b"PPid")), _field(text, b"State").decode()))
-    return found
-
-
-def _field(status: bytes, name: bytes) -> bytes:
-    return status.split(b"\n" + name + b":", 1)[1].split(None, 1)[0]
-
-
-def _kill_uid(uid: int, patience: float = 5.0) -> list:
-    """SIGKILL every process of `uid` and reap the zombies left to us; return the pids still there."""
-    end = time.monotonic() + patience
-    while procs := _processes_of(uid):
-        for pid, ppid, state in procs:
-            try:
-                if state != "Z":
-                    os.kill(pid, signal.SIGKILL)
-                elif ppid == os.getpid():
-                    os.waitpid(pid, os.WNOHANG)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-        if time.monotonic() > end:
-            return [pid for pid, _, _ in procs]
-        time.sleep(0.005)
-    return []
-
-
-def _excerpt(fd: int, size: int, limits: Limits) -> str:
-    """Cut the log at output_bytes and return its head and tail for the prompt, marking the cuts."""
-    note = ""
-    if size > limits.output_bytes:
-        os.ftruncate(fd, limits.output_bytes)
-        note = f"\n[output limit: stream cut at {limits.output_bytes} of {size}+ bytes written; process killed]"
-        size = limits.output_bytes
-    half = limits.prompt_chars // 2
-    if size <= 2 * half:
-        return os.pread(fd, size, 0).decode("utf-8", "replace") + note
-    head, tail = os.pread(fd, half, 0), os.pread(fd, half, size - half)
-    return (head.decode("utf-8", "replace") + f"\n[... {size - 2 * half} bytes cut ...]\n"
-            + tail.decode("utf-8", "replace") + note)
 
 
 def _signal_name(number: int) -> str:
@@ -343,50 +329,20 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _limit_reason(rc: int, stderr_tail: str) -> str:
-    """Name the limit that ended a run from its exit signal or its last error message."""
+def _limit_reason(run: _Run, rc: int, stderr_tail: str) -> str:
+    """Name the limit that ended a run from the cgroup's OOM count, its exit signal or its last error."""
+    ooms = run.group.oom_kills() if run.group else 0
+    run.iso["oom_kills"] = ooms
+    if ooms and rc != 0:
+        return "out of memory: the run passed its memory limit and the kernel killed a process"
     if rc == -signal.SIGXCPU:
         return "cpu limit"
     if rc == -signal.SIGXFSZ:
         return "file size limit"
     if rc == -signal.SIGKILL:
-        return "killed by SIGKILL from outside the sandbox (out of memory?)"
+        if cgroups.global_oom_kills() > run.oom_before:
+            return "killed by SIGKILL while the kernel's OOM killer ran (out of memory?)"
+        return "killed by SIGKILL, not by a limit of hepmini's and not for memory (the code itself, or the machine)"
     lines = stderr_tail.strip().splitlines()
     last = lines[-1] if rc and lines else ""
     return next((reason for needle, reason in LIMIT_HINTS if needle in last), "")
-
-
-def _diff(before: dict, after: dict) -> list:
-    """'PATH (created|deleted|modified)' for every fingerprint that differs."""
-    changed = []
-    for path in sorted(set(before) | set(after)):
-        old, new = before.get(path, "missing"), after.get(path, "missing")
-        if old != new:
-            kind = "created" if old == "missing" else "deleted" if new == "missing" else "modified"
-            changed.append(f"{path} ({kind})")
-    return changed
-
-
-def _snapshot(paths, skip_pycache: bool) -> dict:
-    """Fingerprint every entry under `paths`: sha256 up to HASH_LIMIT, else size + mtime + inode.
-
-    `skip_pycache`: the harness itself may write bytecode there during a run; the sandbox uid cannot.
-    """
-    prints, stack = {}, list(paths)
-    while stack:
-        path = stack.pop()
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            prints[path] = "missing"
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            prints[path] = f"dir {st.st_mode:o}"
-            stack += [os.path.join(path, name) for name in os.listdir(path)
-                      if not (skip_pycache and name == "__pycache__")]
-        elif stat.S_ISREG(st.st_mode):
-            digest = sha256_file(path) if st.st_size <= HASH_LIMIT else f"{st.st_mtime_ns} {st.st_ino}"
-            prints[path] = f"file {st.st_mode:o} {st.st_size} {digest}"
-        else:
-            prints[path] = f"link {os.readlink(path)}" if stat.S_ISLNK(st.st_mode) else f"other {st.st_mode:o}"
-    return prints

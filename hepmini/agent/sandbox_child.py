@@ -1,28 +1,45 @@
-"""The sandbox wrapper: a process that applies rlimits, namespaces, mounts and the uid drop to itself, then execs.
+"""The sandbox wrapper: joins the run's cgroup, enters namespaces, builds a minimal root, drops its uid, execs.
 
 `hepmini.agent.sandbox.run_python` starts this file as `python -I -S sandbox_child.py SPEC` (SPEC: a marshalled
 dict in hex); a fresh single-threaded process, unlike a `preexec_fn`, stays safe when the harness uses
-threads. The harness also calls the two ends of that contract kept here: `mount_plan` and `hide_plan`
-build what SPEC asks to mask, and `read_report` decodes what the wrapper writes back on its status pipe.
+threads. Three processes:
+
+- the wrapper: joins the cgroup(s), unshares the user (not root), mount, network, PID, IPC
+  and UTS namespaces, then forks init and waits for it;
+- init, PID 1 of the new PID namespace: builds the new root from the harness's plan (a tmpfs with
+  read-only binds of only what the run needs, a size-capped tmpfs scratch as its cwd, a new /proc, a
+  minimal /dev), sends the scratch's directory fd to the harness, pivot_roots into it, forks the
+  script and reaps until it ends; when init exits the kernel kills whatever the run left behind;
+- the script: drops to the run's uid (as root), no_new_privs, rlimits, execs `sys.executable script`.
+
+Each reports on the status pipe (marshalled dicts): what was applied, when the script was exec'd,
+and how it ended. Without namespaces (a kernel or container that refuses them) the run gets the
+harness's fallback scratch directory on disk and only what rlimits and a uid give.
 """
 
 # Run as a script in isolated mode, this file sees neither hepmini nor site-packages, and its start-up is
-# part of every run's overhead: light stdlib modules only (pathlib alone would add ~20 ms).
+# part of every run's overhead: light stdlib modules only (socket would add ~10 ms, _socket does not).
 import ctypes
 import io
 import marshal
 import os
 import resource
-import stat
 import sys
 import time
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
-SIGKILL = 9  # the signal module would pull in enum
-SCRATCH_DIRS = ("/tmp", "/var/tmp", "/run/lock", "/dev/shm")  # world-writable: replaced in the mount ns
-WRITABLE_SCRATCH = ("/dev/shm",)        # multiprocessing keeps semaphores there; private and size-capped
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
+# statvfs f_flag bits a read-only remount must keep: in a user namespace they are locked on the source
+KEEP_FLAGS = ((8, MS_NOEXEC), (1024, 1024), (2048, 2048), (4096, 1 << 21))   # noexec, noatime, nodiratime, relatime
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+MNT_DETACH, SIGKILL = 2, 9  # the signal module would pull in enum
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "loongarch64": 41, "ppc64le": 203, "ppc64": 203,
+              "s390x": 217, "i686": 217, "armv7l": 218}
+ALL_NS = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+NS_NAMES = ((CLONE_NEWUSER, "user"), (CLONE_NEWNS, "mount"), (CLONE_NEWNET, "net"), (CLONE_NEWPID, "pid"),
+            (CLONE_NEWIPC, "ipc"), (CLONE_NEWUTS, "uts"))
 
 
 def load_libc():
@@ -37,47 +54,8 @@ def check_libc(result: int, what: str) -> None:
         raise OSError(err, os.strerror(err), what)
 
 
-# ---- planned by the harness -------------------------------------------------------------------
-
-
-def mount_plan(keep: list) -> tuple:
-    """Directories to replace by a tmpfs, each with the kept paths to bind back; and the blocked ones."""
-    keep = outermost(keep)
-    blocked = set()
-    for path in keep:
-        parents = ["/" + "/".join(path.strip("/").split("/")[:i]) for i in range(path.count("/"))]
-        for parent in parents:  # from "/" down: the first one others cannot traverse
-            if not os.stat(parent).st_mode & stat.S_IXOTH:
-                blocked.add(parent)
-                break
-    masks = outermost({os.path.realpath(d) for d in SCRATCH_DIRS if os.path.isdir(d)} | blocked)
-    return {m: [p for p in keep if _under(p, m)] for m in masks}, sorted(blocked)
-
-
-def hide_plan(hide, keep: list) -> list:
-    """[[directory to hide, [kept paths inside it to bind back]]], parents first.
-
-    A directory the run itself needs (one of `keep`) is not hidden: keeping wins.
-    """
-    return [[path, outermost(k for k in keep if _under(k, path))]
-            for path in sorted({os.path.realpath(h) for h in hide if os.path.isdir(h)}) if path not in keep]
-
-
-def _under(path: str, top: str) -> bool:
-    return path == top or path.startswith(top.rstrip("/") + "/")
-
-
-def outermost(paths) -> list:
-    """The given paths minus those lying inside another one, sorted."""
-    out = []
-    for path in sorted(set(map(str, paths))):  # a parent sorts before its children
-        if not any(_under(path, o) for o in out):
-            out.append(path)
-    return out
-
-
 def read_report(fd: int) -> dict:
-    """The wrapper's report (marshalled dicts); every writer has exec'd or exited by now."""
+    """The sandbox's report (marshalled dicts, later ones win); every writer has exec'd or exited by now."""
     os.set_blocking(fd, False)
     data = b""
     try:
@@ -94,41 +72,7 @@ def read_report(fd: int) -> dict:
     return report
 
 
-# ---- applied by the wrapper -------------------------------------------------------------------
-
-
-def _mount(libc, source, target, fstype, flags, data=None) -> None:
-    enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
-    check_libc(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
-
-
-def _mask(libc, mask: str, keep, writable: bool) -> None:
-    """Cover directory `mask` with an empty tmpfs and bind the `keep` paths under it back in."""
-    fds = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in keep]  # before the tmpfs hides them
-    _mount(libc, "tmpfs", mask, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
-    for path, fd in fds:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            os.makedirs(path, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            open(path, "a").close()
-        _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        os.close(fd)
-    if not writable:
-        _mount(libc, None, mask, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def _mount_namespace(libc, spec: dict) -> None:
-    """Mask scratch and untraversable directories, bind back what the run needs, protect read-only."""
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing done below propagates to the host
-    for mask, keep in spec["masks"].items():
-        _mask(libc, mask, keep, writable=mask in WRITABLE_SCRATCH)
-    for hidden, keep in spec["hide"]:  # parents first; one already covered by a mask above is skipped
-        if os.path.isdir(hidden):
-            _mask(libc, hidden, keep, writable=False)
-    for path in spec["readonly"]:  # a mount point can be neither written, replaced nor deleted
-        _mount(libc, path, path, None, MS_BIND | MS_REC)
-        _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+# ---- the wrapper --------------------------------------------------------------------------------
 
 
 def _set_rlimits(rlimits: dict) -> dict:
@@ -142,46 +86,218 @@ def _set_rlimits(rlimits: dict) -> dict:
     return {name: resource.getrlimit(getattr(resource, name)) for name in rlimits}
 
 
+def _unshare(libc, spec: dict) -> dict:
+    """Enter the most namespaces the kernel allows: all, then mount + network, then none."""
+    user = CLONE_NEWUSER if spec["uid"] is None else 0
+    tried = ["none asked for (namespaces=False)"]
+    for flags in (user | ALL_NS, user | CLONE_NEWNS | CLONE_NEWNET) if spec["namespaces"] else ():
+        if libc.unshare(flags) == 0:
+            if user:  # an unprivileged user namespace: keep our own ids, visible as they are outside
+                real_uid, real_gid = spec["caller"]
+                for name, text in (("setgroups", "deny"), ("uid_map", f"{real_uid} {real_uid} 1"),
+                                   ("gid_map", f"{real_gid} {real_gid} 1")):
+                    with open(f"/proc/self/{name}", "w") as fh:
+                        fh.write(text)
+            return {"namespaces": [n for bit, n in NS_NAMES if flags & bit]}
+        tried.append(f"unshare failed: {os.strerror(ctypes.get_errno())}")
+    return {"namespaces": [], "namespaces_reason": tried[-1]}
+
+
 def wrap(spec: dict) -> None:
-    """Apply rlimits, namespaces and the uid drop to this process, report them, then exec the script."""
-    status, uid = spec["status_fd"], spec["uid"]
-    report = {"netns": False, "mountns": False, "uid_dropped": False}
+    """The wrapper: limits and namespaces for itself and what it starts, then init; mirrors init's end."""
+    status = spec["status_fd"]
     try:
+        for path in spec["cgroup_procs"]:  # first: every process of the run is counted from its start
+            with open(path, "w") as fh:
+                fh.write(str(os.getpid()))
         os.umask(0o022)
-        report["rlimits"] = _set_rlimits(spec["rlimits"])
-        libc = load_libc()
-        try:  # a new network namespace holds only a loopback that is down: no connection gets anywhere
-            check_libc(libc.unshare(CLONE_NEWNET | (CLONE_NEWNS if uid is not None else CLONE_NEWUSER)), "unshare")
-            report["netns"] = True
-        except OSError as exc:
-            report["netns_reason"] = f"unshare failed: {exc.strerror}"
-        if report["netns"] and uid is None:  # unprivileged user namespace: keep our own ids visible
-            real_uid, real_gid = spec["caller"]
-            for name, text in (("setgroups", "deny"), ("uid_map", f"{real_uid} {real_uid} 1"),
-                               ("gid_map", f"{real_gid} {real_gid} 1")):
-                with open(f"/proc/self/{name}", "w") as fh:
-                    fh.write(text)
-        elif report["netns"]:
-            _mount_namespace(libc, spec)
-            report["mountns"] = True
-        if uid is None:
-            report["uid_reason"] = "not running as root: the code runs as the calling user"
-        elif report["mountns"] or not spec["unreachable"]:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            report["uid_dropped"] = True
-        else:
-            report["uid_reason"] = (f"no mount namespace, and other users cannot traverse "
-                                    f"{', '.join(spec['unreachable'])}: the code runs as root")
-        check_libc(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")  # setuid binaries cannot regain root
+        report, libc = {}, load_libc()
         check_libc(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")  # dies with the harness
-        report["no_new_privs"] = True
-        os.chdir(spec["cwd"])  # re-enter the trial dir through the new mount tree
+        report.update(_unshare(libc, spec))  # before the next line: it makes /proc/self/uid_map root's
+        check_libc(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")        # no ptrace or /proc/PID/fd from the run
+        if "mount" in report["namespaces"]:
+            _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing done below propagates to the host
+        os.write(status, marshal.dumps(report))
+        pid = os.fork()
     except BaseException as exc:
-        os.write(status, marshal.dumps({**report, "error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
+        os.write(status, marshal.dumps({"error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
         os._exit(126)
-    os.write(status, marshal.dumps({**report, "exec_at": time.monotonic()}))
+    if pid == 0:
+        init(libc, spec, report["namespaces"])
+    while True:
+        try:
+            _, code = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    os._exit(os.waitstatus_to_exitcode(code) & 0xFF)
+
+
+# ---- init: the new root -------------------------------------------------------------------------
+
+
+def _mount(libc, source, target, fstype, flags, data=None) -> None:
+    enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
+    check_libc(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+
+
+def _readonly(libc, path: str) -> None:
+    """Remount a bind read-only, nosuid, nodev, keeping the flags a user namespace may not drop."""
+    flags = os.statvfs(path).f_flag
+    kept = sum(ms for st, ms in KEEP_FLAGS if flags & st)
+    _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
+
+
+def _mountpoint(path: str, is_dir: bool) -> None:
+    if os.path.lexists(path):
+        return
+    if is_dir:
+        os.makedirs(path, mode=0o755)
+    else:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+
+
+def _scratch(libc, spec: dict, path: str) -> int:
+    """The run's cwd: a size-capped tmpfs owned by the run, with its HOME, TMPDIR and /dev/shm inside."""
+    uid = spec["uid"]
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, spec["scratch_options"] + owner)
+    for sub, mode in spec["scratch_dirs"]:
+        os.makedirs(f"{path}/{sub}", mode=mode, exist_ok=True)
+        os.chmod(f"{path}/{sub}", mode)  # past the umask: /dev/shm must be 1777
+        if uid is not None:
+            os.chown(f"{path}/{sub}", uid, uid)
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _build(libc, spec: dict) -> int:
+    """Carry out the harness's plan under `stage`; return the scratch's directory fd."""
+    stage, scratch = spec["stage"], None
+    # Sources first, as O_PATH fds: the new root is mounted over `stage`, which may hold some of them.
+    sources = {op[1]: os.open(op[1], os.O_PATH | os.O_CLOEXEC) for op in spec["ops"] if op[0] == "bind"}
+    _mount(libc, "tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=16m")
+    for op in spec["ops"]:
+        kind, target = op[0], stage + op[-1] if op[0] in ("bind", "symlink") else stage + op[1]
+        if kind == "dir":
+            os.makedirs(target, mode=op[2], exist_ok=True)
+        elif kind == "symlink":
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(op[1], target)
+        elif kind == "bind":
+            fd = sources[op[1]]
+            _mountpoint(target, os.path.isdir(f"/proc/self/fd/{fd}"))
+            _mount(libc, f"/proc/self/fd/{fd}", target, None, MS_BIND)
+            if op[2]:
+                _readonly(libc, target)
+        elif kind == "tmpfs":  # an empty directory: /dev, or a hidden one (read-only)
+            _mountpoint(target, True)
+            _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | (MS_RDONLY if op[2] else 0),
+                   "mode=755,size=1m")
+        elif kind == "proc":
+            _mountpoint(target, True)
+            _mount(libc, "proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        elif kind == "scratch":
+            _mountpoint(target, True)
+            scratch = _scratch(libc, spec, target)
+        elif kind == "inner":  # a bind of a path of the new root itself (the scratch's shm at /dev/shm)
+            _mountpoint(target, True)
+            _mount(libc, stage + op[2], target, None, MS_BIND)
+    for fd in sources.values():
+        os.close(fd)
+    _mount(libc, None, stage, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    return scratch
+
+
+def _pivot(libc, stage: str) -> None:
+    """Make `stage` the root and detach the old one: nothing of the host stays reachable, even by root."""
+    number = PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        raise OSError(0, f"pivot_root: unknown system call number on {os.uname().machine}")
+    os.chdir(stage)
+    check_libc(libc.syscall(number, b".", b"."), "pivot_root")
+    check_libc(libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+
+
+def _send_fd(sock: int, fd: int) -> None:
+    import _socket  # the C module: the harness keeps the scratch open after the run's mounts are gone
+
+    s = _socket.socket(fileno=sock)
+    try:
+        s.sendmsg([b"s"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))])
+    finally:
+        s.close()
+
+
+def init(libc, spec: dict, namespaces: list) -> None:
+    """PID 1 of the run: the new root, the script, and the reaping; never returns."""
+    status = spec["status_fd"]
+    try:
+        check_libc(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")
+        check_libc(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
+        report = {"mountns": "mount" in namespaces, "netns": "net" in namespaces, "pidns": "pid" in namespaces,
+                  "userns": "user" in namespaces, "root": "host (no mount namespace)"}
+        if report["mountns"]:
+            scratch = _build(libc, spec)
+            _send_fd(spec["fd_sock"], scratch)
+            os.close(scratch)
+            _pivot(libc, spec["stage"])
+            report["root"] = "minimal (tmpfs + read-only binds, pivot_root)"
+        else:
+            os.close(spec["fd_sock"])
+        report["uid_dropped"] = _can_drop(spec, report)
+        os.write(status, marshal.dumps(report))
+        pid = os.fork()
+    except BaseException as exc:
+        os.write(status, marshal.dumps({"error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
+        os._exit(126)
+    if pid == 0:
+        _script(libc, spec, report["uid_dropped"])
+    while True:
+        try:
+            done, code = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(0)
+        if done == pid:
+            how = ["signal", -os.waitstatus_to_exitcode(code)] if os.WIFSIGNALED(code) else \
+                ["exit", os.waitstatus_to_exitcode(code)]
+            os.write(status, marshal.dumps({"status": how}))
+            os._exit(0)  # as PID 1: the kernel now kills everything the run left in its namespace
+
+
+def _can_drop(spec: dict, report: dict) -> bool:
+    """As root, whether the script may run as the run's uid: not when it could not reach the interpreter."""
+    if spec["uid"] is None:
+        report["uid_reason"] = "not running as root: the code runs as the calling user"
+        return False
+    if report["mountns"] or not spec["unreachable"]:
+        return True
+    report["uid_reason"] = (f"no mount namespace, and other users cannot traverse {', '.join(spec['unreachable'])}: "
+                            "the code runs as root")
+    return False
+
+
+def _script(libc, spec: dict, drop: bool) -> None:
+    """The run itself: the uid, no_new_privs, the cwd, no stray fds; then exec. Never returns."""
+    status = spec["status_fd"]
+    try:
+        check_libc(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")
+        if drop:
+            os.setgroups([])
+            os.setgid(spec["uid"])
+            os.setuid(spec["uid"])
+        check_libc(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")  # setuid binaries cannot regain root
+        os.chdir(spec["cwd"])  # the scratch tmpfs in the new root, or the fallback directory on disk
+        os.closerange(3, status)
+        os.closerange(status + 1, 65536)
+        rlimits = _set_rlimits(spec["rlimits"])  # last: the wrapper and init need more files than a run may open
+        os.write(status, marshal.dumps({"rlimits": rlimits, "exec_at": time.monotonic(), "no_new_privs": True}))
+    except BaseException as exc:
+        os.write(status, marshal.dumps({"error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
+        os._exit(126)
     os.set_inheritable(status, False)  # closed by a successful exec, still open to report a failed one
     try:
         os.execv(spec["argv"][0], spec["argv"])

@@ -1,0 +1,206 @@
+"""Take a run's outputs out of its scratch without ever following a link, and remove a hostile tree.
+
+The harness reads the run's territory only here. Every entry is opened relative to a directory fd
+(openat) with O_NOFOLLOW, lstat'ed first and checked again after opening (same inode, a regular
+file with one link), so no name the run chose can make the harness read or write anywhere else.
+A symlink, device, FIFO, socket or hard link among the outputs is tampering; more bytes, entries,
+depth or path length than the caps is refused (not copied). The copy is written the same way into
+a directory the harness has just made, so what validation and chained steps read is the harness's.
+"""
+
+import dataclasses
+import os
+import stat
+from pathlib import Path
+
+MAX_DEPTH = 16              # directory levels below outputs/
+MAX_REL_CHARS = 1024        # length of a copied path relative to the scratch: the copy stays far below PATH_MAX
+MAX_ENTRIES = 10000         # files and directories examined
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+KINDS = ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
+         (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
+
+
+@dataclasses.dataclass
+class Copied:
+    """What a copy took (relative paths), what it found planted (tampered) and what it left (refused)."""
+
+    files: list = dataclasses.field(default_factory=list)
+    tampered: list = dataclasses.field(default_factory=list)
+    refused: list = dataclasses.field(default_factory=list)
+    bytes: int = 0
+
+
+def copy_outputs(scratch_fd: int, name: str, dest: Path, *, max_bytes: int) -> Copied:
+    """Copy the tree `name` under the directory fd `scratch_fd` into `dest` (made anew, empty)."""
+    out = Copied()
+    remove_tree(dest)
+    os.mkdir(dest, 0o755)
+    try:
+        st = os.stat(name, dir_fd=scratch_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return out
+    if not stat.S_ISDIR(st.st_mode):
+        _flag(out, name, st, scratch_fd)
+        return out
+    stack = [(os.open(name, DIR_FLAGS, dir_fd=scratch_fd), os.open(dest, DIR_FLAGS), name, 0)]
+    seen = 0
+    try:
+        while stack:
+            src, dst, rel, depth = stack.pop()
+            try:
+                with os.scandir(src) as entries:
+                    names = sorted(e.name for e in entries)
+                for entry in names:
+                    seen += 1
+                    path = f"{rel}/{entry}"
+                    if seen > MAX_ENTRIES or len(path) > MAX_REL_CHARS:
+                        out.refused.append(f"{_show(path)} (over {MAX_ENTRIES} entries or {MAX_REL_CHARS} characters)")
+                        continue
+                    child = _one(out, src, dst, entry, path, depth, max_bytes)
+                    if child is not None:
+                        stack.append(child)
+            finally:
+                os.close(src)
+                os.close(dst)
+    finally:
+        for src, dst, _, _ in stack:
+            os.close(src)
+            os.close(dst)
+    return out
+
+
+def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_bytes: int):
+    """Copy one entry; return (src fd, dst fd, rel, depth) for a directory to descend into."""
+    st = os.stat(name, dir_fd=src, follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        if depth + 1 > MAX_DEPTH:
+            out.refused.append(f"{_show(rel)} (deeper than {MAX_DEPTH} levels)")
+            return None
+        fd = os.open(name, DIR_FLAGS, dir_fd=src)
+        if os.fstat(fd).st_ino != st.st_ino:  # swapped between the lstat and the open: a live attacker
+            os.close(fd)
+            out.tampered.append(f"{_show(rel)} (replaced while being copied)")
+            return None
+        os.mkdir(name, 0o755, dir_fd=dst)
+        return fd, os.open(name, DIR_FLAGS, dir_fd=dst), rel, depth + 1
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+        _flag(out, rel, st, src, name)
+        return None
+    if out.bytes + st.st_size > max_bytes:
+        out.refused.append(f"{_show(rel)} ({st.st_size} bytes: the outputs would pass {max_bytes} bytes)")
+        return None
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
+    try:
+        now = os.fstat(fd)
+        if (now.st_ino, now.st_dev) != (st.st_ino, st.st_dev) or not stat.S_ISREG(now.st_mode) or now.st_nlink > 1:
+            out.tampered.append(f"{_show(rel)} (replaced while being copied)")
+            return None
+        target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dst)
+        try:
+            _copy(fd, target, now.st_size)
+        finally:
+            os.close(target)
+    finally:
+        os.close(fd)
+    out.files.append(rel)
+    out.bytes += st.st_size
+    return None
+
+
+def _copy(src: int, dst: int, size: int) -> None:
+    """Copy `size` bytes, holes kept as holes: a sparse output costs the harness no more disk than the run."""
+    os.ftruncate(dst, size)
+    offset = 0
+    while offset < size:
+        try:
+            start = os.lseek(src, offset, os.SEEK_DATA)
+        except OSError:  # ENXIO: only a hole is left
+            return
+        end = min(os.lseek(src, start, os.SEEK_HOLE), size)
+        os.lseek(dst, start, os.SEEK_SET)
+        while start < end:
+            sent = os.sendfile(dst, src, start, min(end - start, 1 << 24))
+            if sent == 0:  # the file shrank: keep what there was
+                return
+            start += sent
+        offset = end
+
+
+def _flag(out: Copied, rel: str, st, dir_fd: int, name: str = None) -> None:
+    """Record a planted entry: a link (with its target), a FIFO, socket, device, hard link or a non-directory."""
+    kind = next((k for test, k in KINDS if test(st.st_mode)), None)
+    if kind == "symbolic link":
+        kind += f" -> {_show(os.readlink(name or rel, dir_fd=dir_fd))}"
+    elif kind is None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        kind = f"hard link: {st.st_nlink} names for one file"
+    elif kind is None:
+        out.refused.append(f"{_show(rel)} (a file where the outputs directory belongs)")
+        return
+    out.tampered.append(f"{_show(rel)} ({kind})")
+
+
+def _show(text: str) -> str:
+    """A name as evidence shows it: control characters escaped, long names shortened."""
+    text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= 300 else f"{text[:140]}...[{len(text) - 280} characters]...{text[-140:]}"
+
+
+def remove_tree(path: Path) -> None:
+    """Delete `path` and everything under it however deep, never following a link (no recursion, no long paths)."""
+    parent, name = os.path.split(os.path.abspath(path))
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(path)
+        return
+    top = os.open(parent, DIR_FLAGS)
+    try:
+        _empty(top, name)
+        os.rmdir(name, dir_fd=top)
+    finally:
+        os.close(top)
+
+
+def _empty(top: int, name: str) -> None:
+    """Empty directory `name` under fd `top`, walking down by openat and back up by '..' checked by inode."""
+    fd = os.open(name, DIR_FLAGS, dir_fd=top)
+    trail = [os.fstat(top).st_ino]   # inodes of the directories above the current one
+    try:
+        while True:
+            with os.scandir(fd) as entries:
+                child = None
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if child is not None:
+                below = os.open(child, DIR_FLAGS, dir_fd=fd)
+                trail.append(os.fstat(fd).st_ino)
+                os.close(fd)
+                fd = below
+                continue
+            if len(trail) == 1:
+                return
+            up = os.open("..", DIR_FLAGS, dir_fd=fd)
+            if os.fstat(up).st_ino != trail.pop():
+                os.close(up)
+                raise OSError(f"a directory under {name} moved while it was being removed")
+            here = os.fstat(fd).st_ino
+            os.close(fd)
+            fd = up
+            _rmdir_inode(fd, here)
+    finally:
+        os.close(fd)
+
+
+def _rmdir_inode(fd: int, ino: int) -> None:
+    """Remove the (now empty) subdirectory of `fd` whose inode is `ino`."""
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and entry.inode() == ino:
+                os.rmdir(entry.name, dir_fd=fd)
+                return

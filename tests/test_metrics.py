@@ -52,16 +52,22 @@ FIXTURE = {
 }
 
 
-def write_campaign(root: Path, fixture=FIXTURE, broken=True) -> Path:
-    """A campaign directory in hepmini.bench's layout holding `fixture` (and, if `broken`, bad cells)."""
+def write_campaign(root: Path, fixture=FIXTURE, broken=True, files=False, settings=None, models=None,
+                   steps=None) -> Path:
+    """A campaign directory in hepmini.bench's layout holding `fixture` (and, if `broken`, bad cells).
+
+    With `files`, each trial also gets the logs and generated code a real trial leaves, named in result.json.
+    """
     root.mkdir(parents=True, exist_ok=True)
-    spec = {"format": "hepmini-campaign-1", "models": [OPENAI, CLAUDE], "steps": ["step1", "step3"], "trials": 5,
-            "max_iterations": 3, "budget": 5.0, "settings": {"scale": 0.02}, "hepmini_version": "0.1.0",
-            "created": "2026-01-01T00:00:00"}
+    spec = {"format": "hepmini-campaign-1", "models": models or [OPENAI, CLAUDE], "steps": steps or ["step1", "step3"],
+            "trials": 5, "max_iterations": 3, "budget": 5.0, "settings": settings or {"scale": 0.02},
+            "hepmini_version": "0.1.0", "created": "2026-01-01T00:00:00"}
     (root / "campaign.json").write_text(json.dumps(spec))
     for (model, step, k), (result, classification) in fixture.items():
         d = root / "cells" / model.replace(":", "__").replace("/", "_") / step / f"trial-{k}"
         d.mkdir(parents=True)
+        if files:
+            result = {**result, "executions": trial_files(d, step, attempts=1 if result["status"] == "success" else 2)}
         (d / "result.json").write_text(json.dumps({**result, "step": step, "trial": k, "trial_dir": str(d),
                                                    "models": {"supervisor": model, "coder": model}}))
         if classification:
@@ -69,12 +75,28 @@ def write_campaign(root: Path, fixture=FIXTURE, broken=True) -> Path:
                                                                "step": step}))
     if broken:
         cells = root / "cells" / "openai__gpt-x" / "step3"
-        (cells / "trial-3").mkdir()
+        (cells / "trial-3").mkdir(parents=True)
         (cells / "trial-3" / "result.json").write_text("{broken")                    # corrupt
         (cells / "trial-4").mkdir()
         (cells / "trial-4" / "result.json").write_text(json.dumps({"status": "running", "step": "step3"}))
         (cells / "trial-5").mkdir()                                                    # partial: killed in set-up
     return root
+
+
+def trial_files(d: Path, step: str, attempts: int) -> list:
+    """The logs and code a trial leaves (hepmini.agent.record's layout); its executions as result.json lists them."""
+    (d / "generated_code").mkdir()
+    (d / "logs").mkdir()
+    (d / "comprehensive.log").write_text("=== COMPREHENSIVE SUPERVISOR-CODER LOG ===\n")
+    (d / "validation.log").write_text("Validating ...\n")
+    runs = []
+    for n in range(1, attempts + 1):
+        script = f"generated_code/{step}_task_attempt{n}.py"
+        (d / script).write_text(f"print('attempt {n} of {d.name}')\n")
+        (d / f"logs/{step}_attempt{n}.stderr.txt").write_text("Traceback ...\n")
+        runs.append({"attempt": n, "script": script, "returncode": 1, "stderr_log": f"logs/{step}_attempt{n}.stderr.txt",
+                     "stdout_log": f"logs/{step}_attempt{n}.stdout.txt"})
+    return runs
 
 
 def loaded(root):

@@ -284,21 +284,16 @@ def pick_cells(spec: Spec, cell=None) -> list:
 
 
 def spec_from_args(cfg, args, out: Path) -> tuple:
-    """(cfg, spec) from the flags; without --models, the campaign stored in DIR with its settings.
-
-    On a DIR that holds a campaign, an option left out keeps its stored value (trials, budget,
-    iterations, the agent's limits and sampling), and models or steps not in it are added after the
-    stored ones when nothing that changes results differs; otherwise the spec is returned as asked,
-    for check_spec to refuse in one line.
-    """
+    """(cfg, spec) from the flags; on a DIR holding a campaign, that campaign grown by the models and steps asked."""
+    # A setting or option left out keeps its stored value (data and classifier settings, workdir, steps,
+    # trials, budget, iterations, the agent's limits); new models and steps go after the stored ones when
+    # nothing that changes results differs, else the spec goes back as asked, for check_spec to refuse.
     from hepmini.agent import loop
 
     stored = Spec.load(out) if (Path(out) / "campaign.json").exists() or not args.models else None
+    if stored is not None:
+        cfg = _stored_config(cfg, args, stored)
     if not args.models:
-        cfg = dataclasses.replace(cfg, **{k: (Path(v) if k == "data_dir" and v else v)
-                                          for k, v in stored.settings.items() if k in store.CONFIG_FIELDS})
-        if args.workdir is None and stored.workdir:
-            cfg = dataclasses.replace(cfg, workdir=Path(stored.workdir))
         asked = dataclasses.replace(stored, steps=tuple(_names(args.steps, "steps")) if args.steps else stored.steps,
                                     trials=_given(args, "trials", stored.trials),
                                     budget=_given(args, "budget", stored.budget))
@@ -312,10 +307,22 @@ def spec_from_args(cfg, args, out: Path) -> tuple:
     iterations = _given(args, "max_iterations", stored.max_iterations if stored else defaults.max_iterations)
     if trials < 1 or iterations < 1:
         raise ConfigError("--trials and --max-iterations must be at least 1")
-    spec = Spec(models=tuple(_names(args.models, "models")), steps=tuple(_names(args.steps, "steps")), trials=trials,
+    steps = tuple(_names(args.steps, "steps")) if args.steps or not stored else stored.steps
+    spec = Spec(models=tuple(_names(args.models, "models")), steps=steps, trials=trials,
                 max_iterations=iterations, budget=_given(args, "budget", stored.budget if stored else None),
                 settings=settings, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), workdir=str(cfg.workdir.absolute()))
     return cfg, _widen(stored, spec)
+
+
+def _stored_config(cfg, args, stored: Spec):
+    """The config with the campaign's own data and classifier settings and workdir, but for those the flags name."""
+    named = {s.split("=", 1)[0].strip() for s in getattr(args, "set", None) or []}
+    named |= {k for k in ("data_dir", "scale", "seed") if getattr(args, k, None) is not None}
+    cfg = dataclasses.replace(cfg, **{k: (Path(v) if k == "data_dir" and v else v) for k, v in stored.settings.items()
+                                      if k in store.CONFIG_FIELDS and k not in named})
+    if getattr(args, "workdir", None) is None and stored.workdir:
+        cfg = dataclasses.replace(cfg, workdir=Path(stored.workdir))
+    return cfg
 
 
 def _given(args, name: str, fallback):

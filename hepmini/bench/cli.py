@@ -14,8 +14,10 @@ from hepmini.options import add_set, add_workflow
 def add_bench(parser) -> None:
     add_workflow(parser)
     parser.add_argument("--models", help="provider:model,... each for both roles (offline: scripted:oracle,"
-                        "scripted:faults); omitted: the campaign stored in --out")
-    parser.add_argument("--steps", help="step1,...,step5 (default all five)")
+                        "scripted:faults); on an existing campaign, its models and those to add; omitted: the "
+                        "campaign stored in --out")
+    parser.add_argument("--steps", help="step1,...,step5 (default all five); on an existing campaign, its steps and "
+                        "those to add")
     parser.add_argument("--trials", type=int, help="trials per model and step (default 1; may grow on a re-run)")
     parser.add_argument("-j", "--jobs", type=int, help="trials at once (threads; default 1)")
     parser.add_argument("--budget", type=float, metavar="USD", help="no trial starts once the known spend plus "

@@ -1,11 +1,13 @@
-"""Write a campaign's report: one self-contained report.html (inline SVG) plus summary.csv, .json and .md.
+"""Write a campaign's report: one self-contained report.html plus summary.csv/.json/.md and trials.csv.
 
-`python -m hepmini report DIR` reads the finished trials of DIR (hepmini.bench.metrics.load_trials),
-classifies the failures that have no current classification.json (rules only; the LLM classifier
-is `python -m hepmini classify --model M`), and writes the paper's figures: the success heatmap
-(Fig. 2a), the error distribution per model (Fig. 2b) and per step (Table 1), agent work, API calls
-and cost per step with error bars (Figs. 3-5), cost vs success with its Pareto front, the
-classifier's accuracy and agreement, and the campaign's provenance. No network, no JavaScript.
+`python -m hepmini report DIR...` reads the finished trials of each DIR (hepmini.bench.metrics.load_trials;
+several campaigns through hepmini.bench.merge), classifies the failures that have no current
+classification.json (rules only; the LLM classifier is `python -m hepmini classify --model M`), and
+writes the paper's figures: the success heatmap (Fig. 2a), the error distribution per model (Fig. 2b)
+and per model and step (Table 1), agent work, API calls and cost per step with error bars (Figs. 3-5,
+the models with a success in every step unless all are asked for), cost vs success with its Pareto
+front, every trial with links to its files, the classifier's accuracy and agreement, and the
+provenance. No network; the page's few lines of script only sort and filter the trial table.
 """
 
 import csv
@@ -16,29 +18,43 @@ from collections import Counter
 from pathlib import Path
 
 from hepmini.agent.models import is_standin
-from hepmini.bench import metrics
+from hepmini.bench import metrics, trials
 from hepmini.bench.fmt import mean_std_text, pct, shown, step_label
 from hepmini.files import atomic_write_text
 from hepmini.agent.prompts import ERROR_CATEGORIES
 
-
-
-
 # ---- gathering ---------------------------------------------------------------------------------------
 
 
-def collect(directory) -> tuple:
-    """(records with their classification, problems, spec) of a campaign directory."""
+def collect(directory, write: bool = True, memo=None) -> tuple:
+    """(records with their classification, problems, spec) of a campaign directory; `write` False writes nothing."""
+    # hepmini view never writes into a campaign: its verdicts stay in memory, in `memo`, between calls
     from hepmini.bench import diagnose
 
     records, problems = metrics.load_trials(directory)
     for r in records:
         if r.get("status") in metrics.FAILURES:
             try:
-                r["classification"] = diagnose.cached(r["path"], r)
+                r["classification"] = diagnose.cached(r["path"], r) if write else _unwritten(r, memo)
             except Exception as exc:  # one odd trial must not cost the whole report
                 problems.append(f"{r.get('cell')}/trial-{r.get('trial')}: not classified ({type(exc).__name__}: {exc})")
     return records, problems, metrics.read_spec(directory)
+
+
+def _unwritten(r: dict, memo=None) -> dict:
+    """The current classification.json of a trial, else the rules' verdict made in memory (nothing written)."""
+    from hepmini.bench import diagnose, evidence
+
+    memo = {} if memo is None else memo
+    key = (r["path"], r.get("started"), r.get("ended"))   # a cell run again is another trial
+    if key not in memo:
+        old = evidence.read_json(Path(r["path"]) / "classification.json") or {}
+        if old.get("format") == diagnose.FORMAT and old.get("rules_version") == diagnose.RULES_VERSION:
+            return old   # not memoised: an LLM verdict may still be added by `classify`
+        memo[key] = {"format": diagnose.FORMAT, "rules_version": diagnose.RULES_VERSION,
+                           "rule": diagnose.classify_rules(r["path"], r), "llm": old.get("llm"),
+                           "ground_truth": (r.get("scripted") or {}).get("injected_fault"), "agree": None}
+    return memo[key]
 
 
 def provenance(records: list, spec) -> dict:
@@ -114,7 +130,7 @@ def summary_csv(summary: dict) -> str:
 
 
 def summary_md(summary: dict) -> str:
-    """Markdown tables for a paper: success per model × step, errors per step (Table 1), effort per model."""
+    """Markdown tables for a paper: success per model × step, errors per model and step (Table 1), effort."""
     steps, cells = summary["steps"], {(c["model"], c["step"]): c for c in summary["cells"]}
     lines = ["# Campaign summary", "", "Success rate per model and step: mean ± sqrt(p(1-p)/n) (successes/counted "
              "trials; infrastructure failures excluded). † = scripted stand-in, not a model result.", "",
@@ -127,12 +143,16 @@ def summary_md(summary: dict) -> str:
             row.append("–" if not c or not c["n_counted"] else
                        f"{pct(c['success_rate'], c['success_err'])} ({c['n_success']}/{c['n_counted']})")
         lines.append(f"| {shown(m)} | " + " | ".join(row) + " |")
-    lines += ["", "Failures by error category and step (rule classifier).", "",
-              "| Error type | " + " | ".join(step_label(s) for s in steps) + " |", "|---|" + "---:|" * len(steps)]
-    by_step = {b["step"]: b for b in summary["by_step"]}
-    for cat in ERROR_CATEGORIES:
-        lines.append(f"| {cat} | " + " | ".join(str(by_step[s]["errors"][cat]) for s in steps) + " |")
-    lines.append("| **Total failures** | " + " | ".join(f"**{by_step[s]['n_failures']}**" for s in steps) + " |")
+    for m in summary["models"]:
+        mine = [cells.get((m, s)) for s in steps]
+        if not any(c and c["n_failures"] for c in mine):
+            continue
+        lines += ["", f"Failures of {shown(m)} by error category and step (rule classifier).", "",
+                  "| Error type | " + " | ".join(step_label(s) for s in steps) + " |", "|---|" + "---:|" * len(steps)]
+        for cat in ERROR_CATEGORIES:
+            lines.append(f"| {cat} | " + " | ".join(str(c["errors"][cat]) if c else "–" for c in mine) + " |")
+        lines.append("| **Total failures** | " + " | ".join(f"**{c['n_failures']}**" if c else "–" for c in mine)
+                     + " |")
     lines += ["", "Per model, over all steps (mean ± std per trial).", "",
               "| Model | Success | Agent work | User/total tokens | API calls | Cost per trial | Cost total |",
               "|---|---:|---:|---:|---:|---:|---:|"]
@@ -145,30 +165,42 @@ def summary_md(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_of(records: list, problems: list, spec=None) -> dict:
-    """The campaign summary every report file is made from: the metrics, provenance and problems."""
+def summary_of(records: list, problems: list, spec=None, *, all_models: bool = False, campaigns=None) -> dict:
+    """The summary every report file is made from: metrics, provenance, problems, campaigns (merge.collect's info)."""
     spec = spec or {}
     summary = metrics.summarize(records, models=spec.get("models"), steps=spec.get("steps"))
     summary.update(format="hepmini-summary-1", provenance=provenance(records, spec),
                    problems=[str(p) for p in problems],
                    scripted_models=[m for m in summary["models"] if is_standin(m)],
+                   figure_models=figure_models(summary, all_models), campaigns=campaigns,
                    generated=time.strftime("%Y-%m-%d %H:%M:%S"))
     return summary
 
 
-def build(directory, records: list, problems: list, spec=None) -> dict:
-    """Write report.html, summary.csv, summary.json and summary.md into `directory`; return their paths."""
-    return write(directory, summary_of(records, problems, spec))
+def figure_models(summary: dict, all_models: bool = False) -> dict:
+    """The models Figs. 3-5 plot: those with a success in every step (paper §V.4), or all (asked, or none has)."""
+    every = [b["model"] for b in summary["by_model"] if b["all_steps_succeeded"]]
+    shown_models = list(summary["models"]) if all_models or not every else every
+    return {"all_models": all_models, "fallback": not all_models and not every, "shown": shown_models,
+            "left_out": [m for m in summary["models"] if m not in shown_models]}
 
 
-def write(directory, summary: dict) -> dict:
-    """Write the four report files of `summary` into `directory`; return their paths."""
+def build(directory, records: list, problems: list, spec=None, all_models: bool = False) -> dict:
+    """Write the report files of one campaign's records into `directory`; return their paths."""
+    return write(directory, summary_of(records, problems, spec, all_models=all_models), records)
+
+
+def write(directory, summary: dict, records=()) -> dict:
+    """Write report.html, summary.csv/.json/.md and trials.csv of `summary` into `directory`; return their paths."""
     d = Path(directory)
-    paths = {"html": d / "report.html", "csv": d / "summary.csv", "json": d / "summary.json", "md": d / "summary.md"}
+    paths = {"html": d / "report.html", "csv": d / "summary.csv", "json": d / "summary.json", "md": d / "summary.md",
+             "trials": d / "trials.csv"}
+    rows = trials.rows_of(records, d, summary["models"], summary["steps"])
     atomic_write_text(paths["json"], json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
     atomic_write_text(paths["csv"], summary_csv(summary))
     atomic_write_text(paths["md"], summary_md(summary))
+    atomic_write_text(paths["trials"], trials.csv_text(rows))
     from hepmini.bench.render import page
 
-    atomic_write_text(paths["html"], page(summary))
+    atomic_write_text(paths["html"], page(summary, rows))
     return paths

@@ -4,9 +4,11 @@ Layout of a campaign directory DIR (`python -m hepmini bench ... --out DIR`):
 
     campaign.json          the Spec: models, steps, trials, max_iterations, budget, the settings that
                            affect results, hepmini version, created time. Written atomically once;
-                           rewritten (atomically) only when --trials grows or --budget changes
+                           rewritten (atomically) only when --trials grows, --budget changes or models
+                           or steps are added (after the stored ones; no cell is touched)
     campaign.lock          flock held by the one full campaign running on DIR; holds its pid
-    campaign.jsonl         append-only events: run start/end, cells cleared, provider backoffs
+    campaign.jsonl         append-only events: run start/end, cells cleared, provider backoffs, models
+                           or steps added (widened)
     .spec.lock             flock held for a moment while campaign.json is checked or written
     cells/<model_slug>/<step>/trial-<k>/        one agent trial (hepmini.agent.trial layout, result.json)
     cells/<model_slug>/<step>/.trial-<k>.lock   the cell's own flock, held by whoever runs the cell
@@ -88,23 +90,45 @@ class Spec:
 
     def differences(self, other: "Spec") -> list:
         """What makes `other` a different campaign (trials and budget aside)."""
-        def show(value):
-            return ",".join(value) if isinstance(value, (tuple, list)) else repr(value)
+        out = [f"{name} {_show(getattr(self, name))} here, {_show(getattr(other, name))} asked"
+               for name in ("models", "steps") if getattr(self, name) != getattr(other, name)]
+        return out + self.result_differences(other)
 
-        out = [f"{name} {show(getattr(self, name))} here, {show(getattr(other, name))} asked"
-               for name in ("models", "steps", "max_iterations", "inputs_mode")
-               if getattr(self, name) != getattr(other, name)]
-        for key in sorted(set(self.settings) | set(other.settings)):
-            if self.settings.get(key) != other.settings.get(key):
-                out.append(f"{key} {show(self.settings.get(key))} here, {show(other.settings.get(key))} asked")
-        return out
+    def result_differences(self, other: "Spec") -> list:
+        """The settings that change results (result_settings) and differ between the two, one line each."""
+        mine, theirs = result_settings(self), result_settings(other)
+        return [f"{key} {_show(mine.get(key))} here, {_show(theirs.get(key))} asked"
+                for key in sorted(set(mine) | set(theirs), key=_setting_order) if mine.get(key) != theirs.get(key)]
 
     def mismatch(self, other: "Spec") -> list:
-        """differences() plus the number of trials: more may be asked, never fewer."""
-        diffs = self.differences(other)
+        """What `other` may not change: a result-changing setting, a model or step removed, fewer trials."""
+        # models and steps may be added: widened() keeps every cell already run, under its own name
+        diffs = [f"{name} {_show(getattr(self, name))} here, {_show(getattr(other, name))} asked (models and "
+                 "steps may be added, not removed)" for name in ("models", "steps")
+                 if not set(getattr(self, name)) <= set(getattr(other, name))]
+        diffs += self.result_differences(other)
         if other.trials < self.trials:
             diffs.append(f"trials {self.trials} here, {other.trials} asked")
         return diffs
+
+    def widened(self, other: "Spec") -> "Spec":
+        """This spec with `other`'s new models and steps appended, and its trials and budget."""
+        return dataclasses.replace(self, models=self.models + tuple(m for m in other.models if m not in self.models),
+                                   steps=self.steps + tuple(s for s in other.steps if s not in self.steps),
+                                   trials=other.trials, budget=other.budget)
+
+
+def result_settings(spec: Spec) -> dict:
+    """Everything in a spec that changes what its trials do: two campaigns' cells pool only when these agree."""
+    return {"max_iterations": spec.max_iterations, "inputs_mode": spec.inputs_mode, **spec.settings}
+
+
+def _setting_order(key: str):
+    return (key not in ("max_iterations", "inputs_mode"), key)
+
+
+def _show(value) -> str:
+    return ",".join(value) if isinstance(value, (tuple, list)) else repr(value)
 
 
 def cell_list(spec: Spec) -> list:
@@ -125,8 +149,9 @@ def lock_path(trial_dir: Path) -> Path:
 def ensure_spec(directory: Path, spec: Spec) -> Spec:
     """Write DIR/campaign.json, or check `spec` against it; return the stored spec (updated if need be).
 
-    More trials than stored may be asked (campaign.json is then rewritten), never fewer. Cell indices
-    follow the number of trials, but the cells on disk are named by (model, step, k).
+    More trials than stored may be asked, and more models and steps (appended after the stored ones);
+    never fewer, and never another result-changing setting. campaign.json is then rewritten. Cell
+    indices follow the matrix, but the cells on disk are named by (model, step, k): none is touched.
     """
     path = directory / "campaign.json"
     with Lock(directory / ".spec.lock") as lock:
@@ -135,10 +160,13 @@ def ensure_spec(directory: Path, spec: Spec) -> Spec:
             atomic_write_json(path, spec.to_json())
             return spec
         stored = check_spec(directory, spec)
-        if (spec.trials, spec.budget) != (stored.trials, stored.budget):
-            stored = dataclasses.replace(stored, trials=spec.trials, budget=spec.budget)
-            atomic_write_json(path, stored.to_json())
-        return stored
+        wider = stored.widened(spec)
+        if wider != stored:
+            added = {"models": list(wider.models[len(stored.models):]), "steps": list(wider.steps[len(stored.steps):])}
+            atomic_write_json(path, wider.to_json())
+            if added["models"] or added["steps"]:   # the cells already run stay as they are, under their names
+                event(directory, "widened", **added)
+        return wider
 
 
 def check_spec(directory: Path, spec: Spec):

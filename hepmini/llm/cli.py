@@ -118,7 +118,7 @@ def cmd_local_model(cfg, args) -> int:
 
     if args.action == "install":
         if not args.model_only:
-            binary = local.install_server(say=_say)
+            binary = local.install_server(dict(cfg.user_env), say=_say)
             _say(f"llama-server: {binary}")
         path = local.install_model(Path(cfg.cache_dir), say=_say)
         print(f"local model ready: {path}; try `python -m hepmini ping local`")

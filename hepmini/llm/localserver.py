@@ -32,9 +32,10 @@ class LocalServer:
     """A llama-server process serving one GGUF model on 127.0.0.1."""
 
     def __init__(self, binary: Path, model: Path, *, slots: int, context: int, threads: int, log: Path,
-                 alias: str = local.DEFAULT_MODEL.name, startup: float = 600.0):
+                 alias: str = local.DEFAULT_MODEL.name, startup: float = 600.0, env=None):
         self.binary, self.model, self.slots, self.context = Path(binary), Path(model), max(1, slots), context
         self.threads, self.log, self.alias, self.startup = threads, Path(log), alias, startup
+        self.env = dict(env or {})   # a clean environment: LLAMA_ARG_* variables would change the server
         self.proc, self.port, self.owned = None, None, True
 
     @property
@@ -53,7 +54,8 @@ class LocalServer:
             self.port = free_port()
             with open(self.log, "ab") as log:
                 self.proc = subprocess.Popen(self.command(self.port), stdin=subprocess.DEVNULL, stdout=log,
-                                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+                                             stderr=subprocess.STDOUT, start_new_session=True, env=self.env,
+                                             preexec_fn=_die_with_parent)
             try:
                 return self._wait_ready()
             except _PortTaken:
@@ -75,8 +77,12 @@ class LocalServer:
         self.stop()
         raise LocalModelError(f"llama-server did not become ready in {self.startup:.0f}s; log: {self.log}")
 
-    def stop(self, patience: float = 10.0) -> None:
-        """SIGTERM the server's process group, then SIGKILL what is left after `patience` seconds."""
+    def stop(self, patience: float = 3.0) -> None:
+        """SIGTERM the server's process group, then SIGKILL what is left after `patience` seconds.
+
+        A server with a request in flight may linger after SIGTERM (until its next keep-alive, or for ever
+        with a non-streaming one), so it gets a few seconds, not more.
+        """
         if self.proc is None or not self.owned:
             return
         for sig, wait in ((signal.SIGTERM, patience), (signal.SIGKILL, 5.0)):
@@ -178,7 +184,7 @@ def server_for(cfg, slots: int) -> LocalServer:
     local.check_model(model)
     return LocalServer(local.server_binary(cfg), model, slots=slots, context=cfg.local_context,
                        threads=cfg.local_threads or os.cpu_count() or 1, log=Path(cfg.workdir) / ".hepmini" /
-                       "llama-server.log")
+                       "llama-server.log", env=cfg.passthrough_env)
 
 
 def _join_kept(cfg):

@@ -21,8 +21,8 @@ from hepmini.bench import diagnose
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # each test starts the browser a few times (seconds each): not in `make test-fast`
-pytestmark = [pytest.mark.skipif(not CHROMIUM, reason="chromium is not installed (Debian: apt-get install -y chromium)"),
-              pytest.mark.slow]
+pytestmark = [pytest.mark.skipif(not CHROMIUM, reason="chromium is not installed (Debian: apt-get install -y "
+                                                      "chromium)"), pytest.mark.slow]
 WIDTHS = (800, 1400)
 # The paper's models, and one name longer than any of them, to stress the page's widths.
 MODELS = ("gemini:gemini-2.5-pro", "gemini:gemini-2.5-flash", "gemini:gemini-2.0-flash-lite", "openai:gpt-5",

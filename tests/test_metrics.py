@@ -93,9 +93,10 @@ def trial_files(d: Path, step: str, attempts: int) -> list:
     for n in range(1, attempts + 1):
         script = f"generated_code/{step}_task_attempt{n}.py"
         (d / script).write_text(f"print('attempt {n} of {d.name}')\n")
-        (d / f"logs/{step}_attempt{n}.stderr.txt").write_text("Traceback ...\n")
-        runs.append({"attempt": n, "script": script, "returncode": 1, "stderr_log": f"logs/{step}_attempt{n}.stderr.txt",
-                     "stdout_log": f"logs/{step}_attempt{n}.stdout.txt"})
+        logs = f"logs/{step}_attempt{n}"
+        (d / f"{logs}.stderr.txt").write_text("Traceback ...\n")
+        runs.append({"attempt": n, "script": script, "returncode": 1, "stderr_log": f"{logs}.stderr.txt",
+                     "stdout_log": f"{logs}.stdout.txt"})
     return runs
 
 

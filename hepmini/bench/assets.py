@@ -22,10 +22,12 @@ th{background:#f4f4f4;text-align:left}.n{text-align:right;font-variant-numeric:t
 td.diag{background:#e4f3e4;font-weight:bold}table.cells{font-size:12px}figure{margin:18px 0}
 svg{max-width:100%;height:auto}svg a:hover rect{stroke:#222;stroke-width:2}
 figcaption,p.caption{color:#555;font-size:13px;max-width:900px}
-code,pre{font-size:12px;overflow-wrap:anywhere}td.ev{overflow-wrap:anywhere}pre{background:#f7f7f7;padding:8px;white-space:pre-wrap}
+code,pre{font-size:12px;overflow-wrap:anywhere}td.ev{overflow-wrap:anywhere}
+pre{background:#f7f7f7;padding:8px;white-space:pre-wrap}
 details{margin:6px 0}summary{cursor:pointer}
 .tables{display:flex;flex-wrap:wrap;gap:0 24px}
-#trials{font-size:12px;width:100%}#trials td.ev{font-size:11px;color:#444;width:25%}#trials td.ln{min-width:8.5em}#trials td.ln a{margin-right:4px}
+#trials{font-size:12px;width:100%}#trials td.ev{font-size:11px;color:#444;width:25%}
+#trials td.ln{min-width:8.5em}#trials td.ln a{margin-right:4px}
 #trials th{cursor:pointer}#trials th[aria-sort=ascending]::after{content:" ▲"}
 #trials th[aria-sort=descending]::after{content:" ▼"}
 #trials tr[data-g=f]{background:#fff4f2}#trials tr[data-g=x]{background:#f5f5f5;color:#666}

@@ -296,3 +296,11 @@ def test_report_on_a_scripted_faults_campaign(faults_campaign):
     assert "scripted:faults — scripted stand-in — not a model result" in page and "scripted:faults †" in page
     assert "Rule accuracy against the injected faults" in page and "25/25 = 100.0 %" in page
     assert len(_rows(page)) == 25 and page.count('data-g="f"') == 25
+
+
+def test_provenance_takes_one_hash_per_step_or_one_per_part_of_a_step():
+    records = [{"step": "step1", "model": "m", "provenance": {"reference_script_sha256": "a" * 64}},
+               {"step": "step2", "model": "m", "provenance": {"reference_script_sha256": {"step2a": "b" * 64,
+                                                                                          "step2b": "c" * 64}}}]
+    scripts = report.provenance(records, {})["reference_scripts"]
+    assert scripts == {"step1": {"a" * 64: 1}, "step2a": {"b" * 64: 1}, "step2b": {"c" * 64: 1}}

@@ -67,10 +67,9 @@ def provenance(records: list, spec) -> dict:
         pythons[p.get("python", "?")] += 1
         for name, digest in (p.get("prompts") or {}).items():
             prompts_seen.setdefault(name, Counter())[digest] += 1
-        if p.get("task_prompt_sha256"):
-            tasks.setdefault(r["step"], Counter())[p["task_prompt_sha256"]] += 1
-        if p.get("reference_script_sha256"):
-            scripts.setdefault(r["step"], Counter())[p["reference_script_sha256"]] += 1
+        for seen, key in ((tasks, "task_prompt_sha256"), (scripts, "reference_script_sha256")):
+            for name, digest in _digests(p.get(key), r["step"]):
+                seen.setdefault(name, Counter())[digest] += 1
         if p.get("data"):
             data_sets[json.dumps(p["data"], sort_keys=True)] += 1
         entry = models.setdefault(r["model"], {"requested": set(), "returned": set(), "params_sent": set(),
@@ -92,6 +91,13 @@ def provenance(records: list, spec) -> dict:
             "data_sets": len(data_sets), "classifier": dict(classifier),
             "models": {m: {k: (sorted(v) if isinstance(v, set) else v) for k, v in e.items()}
                        for m, e in models.items()}}
+
+
+def _digests(value, step: str) -> list:
+    """[(name, sha256)] of a provenance hash: one for the step, or one per part of a step made of several."""
+    if isinstance(value, dict):
+        return [(str(k), str(v)) for k, v in value.items() if v]
+    return [(step, str(value))] if value else []
 
 
 # ---- files ----------------------------------------------------------------------------------------------

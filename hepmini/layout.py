@@ -55,12 +55,34 @@ def rules():
     return sys.modules["hepmini.steps.rules"]
 
 
-def get(name: str):
-    """Return the step module called `name` (step1..step5 or its title, e.g. `categorize`)."""
+def protocols():
+    """The protocols module (steps/protocols.py): paper and baseline, their tasks and repair rounds."""
+    load()
+    import importlib
+
+    return importlib.import_module("hepmini.steps.protocols")
+
+
+def tasks(protocol: str = "paper") -> list:
+    """The tasks an agent is given under `protocol`, in order (the five steps, or the baseline's composites)."""
     from hepmini.files import did_you_mean
 
-    for step in steps():
+    known = protocols().PROTOCOLS
+    if protocol not in known:
+        raise UnknownStep(f"unknown protocol '{protocol}'" + did_you_mean(protocol, known) +
+                          f"; protocols are {', '.join(known)}")
+    return protocols().tasks(protocol)
+
+
+def get(name: str, protocol: str = "paper"):
+    """The step (step1..step5 or its title, e.g. `categorize`) or, under `baseline`, the composite task called `name`."""
+    from hepmini.files import did_you_mean
+
+    candidates = steps() + ([] if protocol == "paper" else tasks(protocol))
+    for step in candidates:
         if name in (step.NAME, step.TITLE, f"{step.NAME}_{step.TITLE}"):
             return step
-    names = [s.NAME for s in steps()] + [s.TITLE for s in steps()]
-    raise UnknownStep(f"unknown step '{name}'" + did_you_mean(name, names) + f"; steps are {', '.join(s.NAME for s in steps())}")
+    names = [s.NAME for s in candidates] + [s.TITLE for s in candidates]
+    listed = ", ".join(s.NAME for s in (tasks(protocol) if protocol != "paper" else steps()))
+    raise UnknownStep(f"unknown {'step' if protocol == 'paper' else 'task'} '{name}'" + did_you_mean(name, names)
+                      + f"; {'steps' if protocol == 'paper' else protocol + ' tasks'} are {listed}")

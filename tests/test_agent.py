@@ -169,7 +169,7 @@ def test_agent_command_runs_an_oracle_trial_with_the_paper_logs(work, tmp_path):
     assert r["cost"]["total"] == 0.0 and r["cost"]["sources"] == ["scripted"]
     assert r["scripted"]["stand_in"] == "scripted:oracle" and r["scripted"]["injected_fault"] is None
     prov = r["provenance"]
-    assert prov["hepmini_version"] and set(prov["prompts"]) == {"step5_categorize", "supervisor_system",
+    assert prov["hepmini_version"] and set(prov["prompts"]) == {"step5_categorize", "run_command", "supervisor_system",
                                                                  "coder_system", "supervisor_review"}
     assert prov["params_sent"]["coder"] == [{"temperature": 0.0, "max_tokens": 16384}]
     assert prov["models"]["coder"] == {"requested": "scripted:oracle", "returned": ["scripted:oracle"]}
@@ -339,8 +339,9 @@ def test_unknown_cost_is_none_never_zero(work, tmp_path):
 
 
 def test_cli_refuses_bad_requests_with_one_line(work, tmp_path):
-    proc = run_cli("agent", "step5", "--workdir", work, *SETS)
-    assert proc.returncode == 2 and "name the model" in proc.stderr
+    # No model named: the local model, checked before anything runs (here a model file that is not there).
+    proc = run_cli("agent", "step5", "--workdir", work, *SETS, "--set", f"local_model={tmp_path / 'none.gguf'}")
+    assert proc.returncode == 1 and "make local-model" in proc.stderr and proc.stderr.count("\n") == 1
     proc = run_cli("agent", "step5", "--model", "scripted:genius", "--workdir", work, *SETS)
     assert proc.returncode == 2 and "unknown stand-in 'scripted:genius'" in proc.stderr
     proc = run_cli("agent", "step5", "--model", "scripted:oracle", "--inputs", "chained", "--out", tmp_path,

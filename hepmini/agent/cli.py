@@ -33,12 +33,22 @@ def add_trial_limits(parser) -> None:
     parser.add_argument("--temperature", type=float, help="sampling temperature sent (default 0, as the paper)")
     parser.add_argument("--max-output-tokens", type=int, help="max_tokens sent per call (default 16384)")
     parser.add_argument("--fault-seed", type=int, help="scripted:faults: trial k uses seed FAULT_SEED + k - 1")
+    add_method(parser)
+
+
+def add_method(parser) -> None:
+    """--protocol and --context: how the agent is asked (the method, not the model)."""
+    parser.add_argument("--protocol", choices=("paper", "baseline"), help="paper: the five steps, 3 repair rounds "
+                        "(default); baseline: paper §V.1's three composite tasks, 5 repair rounds")
+    parser.add_argument("--context", choices=("paper", "rich"), help="paper: the task only (default); rich: also the "
+                        "files with their contents, the installed packages and the last error (paper §V.1's fix)")
 
 
 def add_all(parser) -> None:
     add_workflow(parser)
     add_dag(parser)
     add_models(parser)
+    add_method(parser)
 
 
 def add_agent(parser) -> None:
@@ -50,6 +60,8 @@ def add_agent(parser) -> None:
                         help="reference: the previous step's reference outputs (default); chained: the "
                         "outputs of the latest agent trials of the previous steps in --out")
     parser.add_argument("--out", help="directory of the trials (default WORKDIR/agent/<time>-<step>-<model>)")
+    parser.add_argument("--replay", metavar="RUN_DIR", help="answer every call from the cassettes of the trials of "
+                        "this earlier `agent` run (no model is called); their settings are used")
     add_trial_limits(parser)
 
 
@@ -82,6 +94,8 @@ def settings_from(cfg, args, default: str = ""):
         models.check_model(name, cfg)
     fields = {f.name for f in dataclasses.fields(Settings)} - {"supervisor", "coder"}
     values = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
+    protocol = values.get("protocol", "paper")
+    values.setdefault("max_iterations", layout.protocols().MAX_ITERATIONS[protocol])
     s = Settings(supervisor=supervisor, coder=coder, **values)
     if s.max_iterations < 1:
         raise ConfigError(f"--max-iterations must be at least 1, not {s.max_iterations}")
@@ -119,13 +133,18 @@ def cmd_agent(cfg, args) -> int:
     """`python -m hepmini agent STEP [--model M] [--trials K] [--inputs reference|chained] [--out DIR]`."""
     from hepmini.agent import trial
 
-    step, s = layout.get(args.step), settings_from(cfg, args, default="local")
+    s = settings_from(cfg, args, default="local")
+    step = layout.get(args.step, s.protocol)
+    recorded = trial.recorded(Path(args.replay), step) if args.replay else []
+    if recorded:
+        s = recorded[0][1]
     announce(s)
     out = Path(args.out) if args.out else cfg.workdir / "agent" / run_name(s, step.NAME)
-    _reference(cfg, [step.NAME])  # inputs (reference mode) and the answers validation compares with
+    _reference(cfg, getattr(step, "STEPS", [step.NAME]))  # inputs, and the answers validation compares with
     sources = ({rel: cfg.solution_dir for rel in step.INPUTS} if args.inputs == "reference"
-               else trial.chained_sources(out, step))
-    results = _trials(cfg, s, [(step, sources)] * args.trials, out, args.inputs)
+               else trial.chained_sources(out, step, s.protocol))
+    plan = [(step, sources, path) for path, _ in recorded] or [(step, sources, None)] * args.trials
+    results = _trials(cfg, s, plan, out, args.inputs)
     ok = sum(r["status"] == "success" for r in results)
     print(f"{ok}/{len(results)} trial(s) succeeded; supervisor {models.label(s.supervisor)}, coder "
           f"{models.label(s.coder)}; trials in {out}")
@@ -142,12 +161,14 @@ def _trials(cfg, s, plan, out: Path, inputs_mode: str) -> list:
     from hepmini.llm.localserver import serving
 
     progress, results = Progress(), []
-    with serving(cfg, [s.supervisor, s.coder], say=progress.line):
-        for step, sources in plan:
+    replaying = any(cassette for _, _, cassette in plan)
+    with serving(cfg, [] if replaying else [s.supervisor, s.coder], say=progress.line):
+        for step, sources, cassette in plan:
             n, directory = trial.new_trial_dir(out, step)
-            sources = trial.chained_sources(out, step) if sources is None else sources
+            sources = trial.chained_sources(out, step, s.protocol) if sources is None else sources
             results.append(trial.run_trial(cfg, step, s, directory, sources=sources, index=n, inputs_mode=inputs_mode,
-                                           hide=[out], progress=progress.trial(f"{step.NAME} trial {n}")))
+                                           hide=[out], progress=progress.trial(f"{step.NAME} trial {n}"),
+                                           replay=cassette))
             print(trial_line(results[-1]) if results[-1]["status"] != "skipped" else
                   f"{step.NAME}: skipped ({results[-1]['reason']})", flush=True)
     return results
@@ -159,7 +180,7 @@ def _agent_all(cfg, args) -> int:
     announce(s)
     _reference(cfg)
     out = cfg.workdir / "agent" / run_name(s, "chained")
-    results = _trials(cfg, s, [(step, None) for step in layout.steps()], out, "chained")
+    results = _trials(cfg, s, [(task, None, None) for task in layout.tasks(s.protocol)], out, "chained")
     print(f"\nChained analysis by {models.label(s.supervisor)}"
           + ("" if s.coder == s.supervisor else f" + {models.label(s.coder)}") + f" in {out}")
     print(table(results))

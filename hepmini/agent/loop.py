@@ -24,7 +24,8 @@ import dataclasses
 
 from hepmini.agent import prompts, workspace
 from hepmini.agent.record import OUTPUTS, Trial
-from hepmini.agent.replies import FormatError, Refusal, check_refusal, extract_code, verdict, worker_prompt
+from hepmini.agent.replies import (FormatError, Refusal, call_record_files, check_refusal, extract_code, verdict,
+                                   worker_prompt)
 from hepmini.errors import ProviderError, SandboxError
 
 SUPERVISOR_RETRIES = 2     # supervisor replies with no usable instructions fed back per turn, then the trial ends
@@ -95,6 +96,8 @@ class Settings:
     temperature: float = 0.0            # as in the paper
     max_output_tokens: int = 16384
     fault_seed: int = 0                 # scripted:faults picks its fault from fault_seed + trial - 1
+    protocol: str = "paper"             # paper (five steps) | baseline (three composite tasks), steps/protocols.py
+    context: str = "paper"              # paper | rich: also the files, their contents, packages, the last error
 
     def params(self) -> dict:
         return {"temperature": self.temperature, "max_tokens": self.max_output_tokens}
@@ -107,12 +110,14 @@ def loop(t: Trial, supervisor, coder, s: Settings, progress=None) -> None:
     """Paper Fig. 1: supervise, code, run, review, until accepted or out of iterations; records the end."""
     t.progress = progress
     try:
-        sup = [_msg("system", prompts.render("supervisor_system")), _msg("user", t.task)]
+        extra = _context(t, s)
+        sup = [_msg("system", prompts.render("supervisor_system")), _msg("user", _join(t.task, extra))]
         instructions = supervise(t, supervisor, 0, sup, s)
-        coder_msgs, code = None, None
+        coder_msgs, code, result = None, None, None
         for attempt in range(1, s.max_iterations + 1):
             t.iteration = attempt
-            coder_msgs = coder_msgs or [_msg("system", prompts.render("coder_system")), _msg("user", instructions)]
+            coder_msgs = coder_msgs or [_msg("system", prompts.render("coder_system")),
+                                        _msg("user", _join(instructions, extra, _failure(s, result)))]
             reply = call(t, coder, "coder", attempt, coder_msgs, s)
             try:
                 code = extract_code(reply)
@@ -139,6 +144,27 @@ def loop(t: Trial, supervisor, coder, s: Settings, progress=None) -> None:
         t.end_loop("infrastructure", f"{exc.kind}: {exc}", error=exc.record())
 
 
+def _context(t: Trial, s: Settings) -> str:
+    """The rich execution context (--context rich), or "" (the paper's)."""
+    if s.context != "rich":
+        return ""
+    from hepmini.agent import context
+
+    return context.describe(t.step, t.dir, t.cfg.effective_data_dir, workspace.INPUTS, workspace.DATA)
+
+
+def _failure(s: Settings, result) -> str:
+    if s.context != "rich":
+        return ""
+    from hepmini.agent import context
+
+    return context.failure(result)
+
+
+def _join(*parts) -> str:
+    return "\n\n".join(p for p in parts if p)
+
+
 def supervise(t: Trial, supervisor, attempt: int, sup: list, s: Settings) -> str:
     """One supervisor turn: ACCEPT ends the loop, else its instructions; a reply with none goes back to it."""
     for retry in range(SUPERVISOR_RETRIES + 1):
@@ -150,7 +176,9 @@ def supervise(t: Trial, supervisor, attempt: int, sup: list, s: Settings) -> str
         if attempt:
             t.record_verdict(attempt, False, text, "" if said else "a review had no VERDICT line: read as REVISE")
         try:
-            return worker_prompt(text)
+            instructions = worker_prompt(text)
+            t.command_files = call_record_files(text)   # what the script is run with (paper App. B.1)
+            return instructions
         except FormatError as exc:   # never forwarded to the coder: the supervisor repairs its own reply
             t.supervisor_format_errors += 1
             t.trace("supervisor_format_error", attempt=attempt, retry=retry + 1, error=str(exc))
@@ -198,14 +226,23 @@ def execute(t: Trial, attempt: int, code: str, s: Settings):
     wall = min(s.exec_timeout, s.time_limit - t.elapsed()) if s.time_limit > 0 else s.exec_timeout
     script = workspace.write_script(t, attempt, code)  # the harness's copy, bound read-only into the sandbox
     t.record_code(attempt, code, script)
-    t.before_execution(attempt, script)
-    result = workspace.run_code(t, script, wall)
+    args = command_args(t)
+    t.before_execution(attempt, script, args)
+    result = workspace.run_code(t, script, wall, args)
     t.record_execution(attempt, script, result)
     if result.tampered:
         raise Tampered(f"tampering: {', '.join(result.tampered)}")
     if result.timed_out and wall < s.exec_timeout:
         raise LimitsExceeded("time_limit", f"the trial's time (limit {s.time_limit:g} s) ran out during a run")
     return result
+
+
+def command_args(t: Trial) -> list:
+    """--input-files and --output-files of the paper's command: the call record's, else the task's own paths."""
+    inputs, outputs = getattr(t, "command_files", None) or ([], [])
+    if not (inputs or outputs):
+        inputs, outputs = prompts.task_files(t.step, workspace.DATA, workspace.INPUTS, workspace.OUTPUTS)
+    return ["--input-files", *inputs, "--output-files", *outputs]
 
 
 def review_prompt(t: Trial, attempt: int, s: Settings, instructions: str, code: str, result) -> str:

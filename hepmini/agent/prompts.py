@@ -85,11 +85,35 @@ def render(name: str, **values) -> str:
         raise PromptError(f"prompt {stem}.txt has a bad placeholder ({exc}); write $$ for a dollar sign") from None
 
 
-def task_prompt(step_name: str, *, data_dir, inputs_dir, outputs_dir, **values) -> str:
-    """The task prompt of a step, with its data, input and output directories filled in."""
-    step = layout.get(step_name)
-    return render(step.PROMPT, data_dir=str(data_dir), inputs_dir=str(inputs_dir),
-                  outputs_dir=str(outputs_dir), **values)
+def task_prompt(task, *, data_dir, inputs_dir, outputs_dir, **values) -> str:
+    """The task prompt of a step or composite task (a name or its declaration), directories filled in.
+
+    It ends with how the script is run (the paper's command, App. B.1): with --input-files and
+    --output-files. A composite's parts are its steps' own prompts; a part reads what an earlier one wrote.
+    """
+    task = layout.get(task) if isinstance(task, str) else task
+    dirs = {"data_dir": str(data_dir), "inputs_dir": str(inputs_dir), "outputs_dir": str(outputs_dir)}
+    if getattr(task, "STEPS", None):
+        parts, made = {}, set()
+        for name in task.STEPS:
+            step = layout.get(name)
+            own = {**dirs, "inputs_dir": dirs["outputs_dir"]} if made & set(step.INPUTS) else dirs
+            parts[f"{name}_task"] = render(step.PROMPT, **own, **values)
+            made |= set(step.OUTPUTS)
+        text = render(task.PROMPT, **parts)
+    else:
+        text = render(task.PROMPT, **dirs, **values)
+    inputs, outputs = task_files(task, data_dir, inputs_dir, outputs_dir)
+    return text.rstrip("\n") + "\n\n" + render("run_command", input_files=" ".join(inputs),
+                                                 output_files=" ".join(outputs))
+
+
+def task_files(task, data_dir, inputs_dir, outputs_dir) -> tuple:
+    """(input paths, output paths) of a task, as its script sees them from its working directory."""
+    inputs = [f"{inputs_dir}/{rel}" for rel in task.INPUTS]
+    if task.READS_DATA:
+        inputs = [f"{data_dir}/{rel}" for rel in layout.rules().ALL_FILES] + inputs
+    return inputs, [f"{outputs_dir}/{rel}" for rel in task.OUTPUTS]
 
 
 # ---- values from steps/rules.py ---------------------------------------------------------------------

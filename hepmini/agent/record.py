@@ -155,9 +155,10 @@ class Trial:
         self.log(self.info(f"Format error (attempt {attempt}): {why}", "WARNING"), "Coder reply:",
                  reply_text.rstrip() or "<empty reply>")
 
-    def before_execution(self, attempt: int, script: Path) -> None:
+    def before_execution(self, attempt: int, script: Path, args=()) -> None:
+        command = " ".join(["python", str(script.relative_to(self.dir)), *args])
         self.log(banner("CODE EXECUTION", attempt), self.info("Executing generated code."),
-                 self.info(f"Command: python {script.relative_to(self.dir)}", "DEBUG"))
+                 self.info(f"Command: {command}", "DEBUG"))
 
     def record_execution(self, attempt: int, script: Path, result) -> dict:
         """Count, trace and log one sandbox run."""
@@ -325,8 +326,9 @@ class Trial:
 def _brief(run: dict) -> dict:
     """An execution as result.json keeps it (the trace has the output tails)."""
     iso = run["isolation"]
-    keep = ("uid_dropped", "namespaces", "netns", "mountns", "pidns", "userns", "root", "cgroup", "limits",
-            "kill_scope", "hidden", "readonly", "env_dropped", "leftover_pids", "oom_kills")
+    keep = ("uid_dropped", "namespaces", "namespaces_reason", "netns", "mountns", "pidns", "userns", "root",
+            "cgroup", "cgroup_reason", "limits", "kill_scope", "hidden", "readonly", "env_dropped", "leftover_pids",
+            "oom_kills")
     return {**{k: v for k, v in run.items() if k != "isolation"}, "isolation": {k: iso.get(k) for k in keep}}
 
 

@@ -92,3 +92,22 @@ def verdict(text: str) -> str:
     """
     match = VERDICT.search(text or "")
     return match.group(1).upper() if match else ""
+
+
+MAX_FILES, MAX_PATH = 64, 512       # what a call record may pass to the script: bounded
+
+
+def call_record_files(text: str) -> tuple:
+    r"""(input paths, output paths) listed under "Input files:" and "Output files:" in a supervisor's call record.
+
+    >>> call_record_files("## Call record:\nasked\nInput files:\n- inputs/a.npy\nOutput files:\nout/b.npy, out/c.npy")
+    (['inputs/a.npy'], ['out/b.npy', 'out/c.npy'])
+    """
+    record = re.split(r"(?im)^\W*call record\W*$", text or "", maxsplit=1)[-1]
+    found = {}
+    for label, body in re.findall(r"(?ims)^\W*(input|output) files\s*:(.*?)(?=^\W*(?:input|output) files\s*:|\Z)",
+                                  record):
+        paths = [p.strip(" `'\"-*") for line in body.splitlines() for p in re.split(r"[,\s]+", line.strip(" -*"))]
+        found[label.lower()] = [p for p in paths if p and "/" in p and len(p) <= MAX_PATH][:MAX_FILES]
+    return found.get("input", []), found.get("output", [])
+

@@ -146,14 +146,23 @@ _SENTINEL = {"data": "QQDATADIRQQ", "inputs": "QQINPUTSDIRQQ", "outputs": "QQOUT
 
 @dataclasses.dataclass
 class Task:
-    """What the stand-in read from a task prompt: which step, and its directories."""
+    """What the stand-in read from a task prompt: which step, and its directories (parts: a composite's steps)."""
 
     step: str
     dirs: dict               # data / inputs / outputs -> directory as written in the task
+    parts: list = dataclasses.field(default_factory=list)
 
 
 def parse_task(text: str) -> Optional[Task]:
-    """Find which step's task `text` quotes verbatim and the directories it names; None if none."""
+    """The step (or, for a composite task, the steps) whose task `text` quotes verbatim, with their directories."""
+    sections = re.split(r"(?m)^=== PART \d+ OF \d+: .*===$", text)
+    if len(sections) > 2:    # a composite (paper §V.1): its parts in order, each with the directories it names
+        found = [task for task in map(_parse_part, sections[1:]) if task is not None]
+        return Task(found[0].step, found[0].dirs, parts=found) if found else None
+    return _parse_part(text)
+
+
+def _parse_part(text: str) -> Optional[Task]:
     for step in layout.steps():
         template = prompts.task_prompt(step.NAME, data_dir=_SENTINEL["data"],
                                        inputs_dir=_SENTINEL["inputs"], outputs_dir=_SENTINEL["outputs"])
@@ -179,7 +188,15 @@ def parse_task(text: str) -> Optional[Task]:
 
 
 def oracle_code(task: Task, fault: Optional[Fault] = None) -> str:
-    """The step's reference solution as one script, run on the task's directories (with `fault` injected)."""
+    """The step's reference solution as one script, run on the task's directories (with `fault` injected).
+
+    A composite task gets each part's script run in turn, each in a namespace of its own.
+    """
+    if task.parts:
+        runs = [f"exec(compile({oracle_code(p, fault)!r}, {p.step!r}, 'exec'), {{'__name__': '__main__'}})"
+                for p in task.parts]
+        return f"# {NOTE}: the reference solutions of {', '.join(p.step for p in task.parts)}, in turn.\n" + \
+            "\n".join(runs) + "\n"
     step = layout.get(task.step)
     source = (tree_dir("reference") / step.SCRIPT).read_text(encoding="utf-8")
     body = source.split('\nif __name__ == "__main__":', 1)[0].rstrip()
@@ -270,7 +287,7 @@ class ScriptedModel:
 
     def _review(self, task_text: str, review: str) -> str:
         exit_code = re.search(r"^Exit code: (\S+)", review, re.MULTILINE)
-        expected = _section(review, "=== EXPECTED OUTPUT FILES ===", "\nDecide whether")
+        expected = _section(review, "=== EXPECTED OUTPUT FILES ===", "\nThis was attempt")
         missing = [ln.strip("- ").split(":")[0] for ln in expected.splitlines() if ln.rstrip().endswith("MISSING")]
         if exit_code and exit_code.group(1) == "0" and not missing:
             return prompts.VERDICT_ACCEPT

@@ -18,7 +18,9 @@ from hepmini.agent.record import FORMAT, OUTPUTS, Trial
 from hepmini.errors import UsageError, ValidationError
 from hepmini.files import atomic_write_json
 from hepmini.layout import tree_dir
+from hepmini.llm import cassette
 
+CASSETTE = "cassette.jsonl"          # every model call of the trial, replayable (hepmini.llm.cassette)
 # status -> what it means; the README and report quote these
 STATUSES = {
     "success": "the supervisor accepted and the outputs validate",
@@ -54,13 +56,15 @@ def trial_status(stop: str, passed: bool) -> str:
 
 
 def run_trial(cfg, step, s: Settings, directory: Path, *, sources: dict, index: int = 1,
-              inputs_mode: str = "reference", clients=None, hide=(), limits=None, progress=None) -> dict:
+              inputs_mode: str = "reference", clients=None, hide=(), limits=None, progress=None,
+              replay=None) -> dict:
     """Set up one trial, run the loop, validate, write result.json; return the result. Never raises for a run.
 
     `sources` maps each input path of the step to the directory holding it; `clients` (supervisor,
     coder) replaces the ones named in `s` (tests pass standins.Replay); `hide` adds directories the
     generated code must not see (the reference answers, reference/ and the workdir always are);
-    `limits` replaces the sandbox's default Limits; `progress` (agent.progress) hears the trial live.
+    `limits` replaces the sandbox's default Limits; `progress` (agent.progress) hears the trial live;
+    `replay` (a cassette) answers the calls instead of a model. Every call is recorded in cassette.jsonl.
     Whatever goes wrong while handling a run ends this trial with a status (a harness bug: harness_error,
     with the traceback in its evidence) and returns, so the trials after it still run; only Ctrl-C and
     SystemExit pass on, after the trial is recorded.
@@ -74,8 +78,10 @@ def run_trial(cfg, step, s: Settings, directory: Path, *, sources: dict, index: 
               index=index, inputs_mode=inputs_mode)
     t.hide = [str(Path(p).absolute()) for p in (cfg.workdir, cfg.solution_dir, tree_dir("reference"), *hide)]
     t.limits = limits
+    if replay is not None:
+        clients = cassette.players(replay, s.supervisor, s.coder, directory)
     made = [] if clients else models.clients_for(cfg, s.supervisor, s.coder, seed=s.fault_seed + index - 1)
-    supervisor, coder = clients or made
+    supervisor, coder = cassette.recorders(clients or made, Path(directory) / CASSETTE)
     try:
         workspace.prepare(t, sources)
         loop(t, supervisor, coder, s, progress=progress)
@@ -118,7 +124,7 @@ def conclude(t: Trial, supervisor, coder) -> dict:
 
     v0, validation = time.monotonic(), None
     try:
-        result = validate.validate_step(t.step.NAME, t.dir / OUTPUTS, t.cfg.solution_dir)
+        result = validate.validate_step(t.step, t.dir / OUTPUTS, t.cfg.solution_dir)
         validate.write_logs(result, t.dir / "validation.log")
         validation = {"passed": result.passed, "log": "validation.log", "json": "validation.json",
                       "files": [{"name": f.name, "ok": f.ok, "headline": f.messages[0] if f.messages else ""}
@@ -145,7 +151,8 @@ def conclude(t: Trial, supervisor, coder) -> dict:
 
 
 def step_dir(root: Path, step) -> Path:
-    return Path(root) / f"{step.NAME}_{step.TITLE}"
+    """Where the trials of a step (or composite task) live under a run directory: NAME_title."""
+    return Path(root) / f"{step.NAME}_{step.TITLE.replace(' ', '-')}"
 
 
 def new_trial_dir(root: Path, step) -> tuple:
@@ -169,20 +176,40 @@ def latest_trial(root: Path, step):
     return trials[-1] if trials else None
 
 
-def producer(rel: str):
-    return next(s for s in layout.steps() if rel in s.OUTPUTS)
+def producer(rel: str, protocol: str = "paper"):
+    """The task of `protocol` that writes `rel`."""
+    return next(s for s in layout.tasks(protocol) if rel in s.OUTPUTS)
 
 
-def chained_sources(root: Path, step) -> dict:
-    """Each input of `step` from the outputs of the latest trial of the step that makes it, under `root`."""
+def chained_sources(root: Path, step, protocol: str = "paper") -> dict:
+    """Each input of `step` from the outputs of the latest trial of the task that makes it, under `root`."""
     sources = {}
     for rel in step.INPUTS:
-        latest = latest_trial(root, producer(rel))
+        maker = producer(rel, protocol)
+        latest = latest_trial(root, maker)
         if latest is None:
-            raise UsageError(f"no agent trial of {producer(rel).NAME} in {root}; run `python -m hepmini agent "
-                            f"{producer(rel).NAME} --out {root}` first, or use --inputs reference")
+            raise UsageError(f"no agent trial of {maker.NAME} in {root}; run `python -m hepmini agent "
+                             f"{maker.NAME} --out {root}` first, or use --inputs reference")
         sources[rel] = latest / OUTPUTS
     return sources
+
+
+def recorded(run_dir: Path, step) -> list:
+    """(cassette, Settings) of every recorded trial of `step` in an earlier `agent` run directory, in order."""
+    import json
+
+    names = {f.name for f in dataclasses.fields(Settings)}
+    found = []
+    for directory in sorted(step_dir(run_dir, step).glob("trial-[0-9]*"), key=lambda p: p.name):
+        try:
+            settings = json.loads((directory / "result.json").read_text(encoding="utf-8"))["settings"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found.append((directory / CASSETTE, Settings(**{k: v for k, v in settings.items() if k in names})))
+    if not found:
+        raise UsageError(f"no recorded trial of {step.NAME} in {step_dir(run_dir, step)}; name the directory of an "
+                         "earlier `agent` run (its --out)")
+    return found
 
 
 def skip_trial(directory: Path, step, reason: str, models: dict) -> dict:

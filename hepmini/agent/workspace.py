@@ -66,13 +66,15 @@ def prepare(t, sources: dict) -> None:
     if "tabpfn_model" in values and not values["tabpfn_model"]:
         values["tabpfn_model"] = t.cfg.tabpfn_cache_dir  # that variable does not reach the sandbox
     atomic_write_text(t.dir / "hepmini.cfg", "[hepmini]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()))
-    t.task = prompts.task_prompt(step.NAME, data_dir=DATA, inputs_dir=INPUTS, outputs_dir=OUTPUTS)
-    names = [Path(step.PROMPT).stem, *STANDING_PROMPTS]
+    t.task = prompts.task_prompt(step, data_dir=DATA, inputs_dir=INPUTS, outputs_dir=OUTPUTS)
+    parts = [layout.get(name) for name in getattr(step, "STEPS", [step.NAME])]
+    names = [Path(step.PROMPT).stem, *(Path(p.PROMPT).stem for p in parts if p is not step), "run_command",
+             *STANDING_PROMPTS]
     t.provenance = {
         "hepmini_version": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
         "prompts": {n: sha256_file(prompts.template_path(n)) for n in names},
         "task_prompt_sha256": _sha256_text(t.task),
-        "reference_script_sha256": sha256_file(tree_dir("reference") / step.SCRIPT),
+        "reference_script_sha256": {p.NAME: sha256_file(tree_dir("reference") / p.SCRIPT) for p in parts},
         "data": data, "inputs": inputs,
         "inputs_from": sorted({str(Path(s).absolute()) for s in sources.values()}),
         "reference_dir": str(t.cfg.solution_dir.absolute()),
@@ -86,10 +88,10 @@ def write_script(t, attempt: int, code: str) -> Path:
     return write_new(script, code.encode("utf-8"), 0o444)
 
 
-def run_code(t, script: Path, wall_seconds: float):
-    """Run one script in the sandbox on the trial's scratch; its outputs land in the trial's outputs/."""
+def run_code(t, script: Path, wall_seconds: float, args=()):
+    """Run one script (with `args`) in the sandbox on the trial's scratch; its outputs land in the trial's outputs/."""
     limits = dataclasses.replace(t.limits or Limits(), wall_seconds=wall_seconds)
-    return run_python(script, t.dir / SCRATCH, logs=t.dir / "logs", binds=binds(t), readonly=readonly(t),
+    return run_python(script, t.dir / SCRATCH, logs=t.dir / "logs", binds=binds(t), readonly=readonly(t), args=args,
                       collect=(OUTPUTS, t.dir / OUTPUTS), limits=limits, passthrough_env=t.cfg.passthrough_env,
                       pythonpath=[PACKAGE_DIR.parent], protect=protected(t), hide=t.hide)
 
@@ -104,10 +106,17 @@ def binds(t) -> dict:
 
 
 def readonly(t) -> list:
-    """What the run sees at its own place, read-only: the package, steps/ (the rules it imports), TabPFN weights."""
+    """What the run sees at its own place, read-only: the package, steps/ (the rules it imports), TabPFN weights.
+
+    ROOT files the data directory only links to are bound where they lie, so the links work in the sandbox.
+    """
     paths = [PACKAGE_DIR, tree_dir("steps")]
     if "tabpfn_model" in t.step.PARAMS:  # staged TabPFN weights must be visible, and stay as they are
         paths += [Path(p) for p in (t.cfg.tabpfn_model, t.cfg.tabpfn_cache_dir) if p]
+    if t.step.READS_DATA:
+        data = os.path.realpath(t.cfg.effective_data_dir)
+        targets = {os.path.realpath(t.cfg.effective_data_dir / rel) for rel in layout.rules().ALL_FILES}
+        paths += sorted(Path(p) for p in targets if not p.startswith(data + os.sep))
     return [p for p in paths if os.path.exists(p)]
 
 

@@ -284,9 +284,12 @@ def validate_file(kind: str, name: str, outputs_dir, reference_dir) -> FileResul
     raise ValidationError(f"unknown validation kind {kind!r} for {name}; use npy, json or summary")
 
 
-def validate_step(step_name: str, outputs_dir, reference_dir) -> ValidationResult:
-    """Compare every file that step `step_name` declares in VALIDATE with the reference."""
-    step = layout.get(step_name)
+def validate_step(step_name, outputs_dir, reference_dir) -> ValidationResult:
+    """Compare every file a step (or composite task: all of its steps' files) declares in VALIDATE with the reference.
+
+    `step_name` is a step's name or a task declaration itself (a step module or a composite).
+    """
+    step = layout.get(step_name) if isinstance(step_name, str) else step_name
     if not Path(reference_dir).is_dir():
         raise ValidationError(f"reference directory {reference_dir} does not exist; run "
                               f"`python -m hepmini run {step.NAME}` or pass --reference DIR")

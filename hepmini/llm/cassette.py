@@ -20,13 +20,20 @@ from hepmini.llm.base import Reply, Usage
 FORMAT = "hepmini-cassette-1"
 
 
-def request_key(model: str, messages, params) -> str:
-    """The content address of a request: sha256 of its canonical JSON.
+def request_key(model: str, messages, params, home: str = "") -> str:
+    """The content address of a request: sha256 of its canonical JSON, the trial's own directory read as <trial>.
+
+    A run's output may name the trial directory (a traceback's path); another run of the same trial lives
+    elsewhere, so that path is not part of what the request asks.
 
     >>> request_key("local:m", [{"role": "user", "content": "hi"}], {"temperature": 0})[:12]
     'ec397836530c'
     """
-    canonical = json.dumps({"model": model, "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+    def content(text: str) -> str:
+        return text.replace(home, "<trial>") if home else text
+
+    canonical = json.dumps({"model": model, "messages": [{"role": m["role"], "content": content(m["content"])}
+                                                         for m in messages],
                             "params": params or {}}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -55,6 +62,7 @@ class Recorder:
 
     def __init__(self, client, path: Path, role: str = ""):
         self.client, self.path, self.role = client, Path(path), role
+        self.home = str(self.path.parent.absolute())
         self.name = getattr(client, "name", getattr(client, "model", "?"))
 
     def __getattr__(self, attr):
@@ -62,7 +70,7 @@ class Recorder:
 
     def complete(self, messages, params=None, on_event=None) -> Reply:
         reply = self.client.complete(messages, params, on_event=on_event)
-        key = request_key(self.name, messages, params)
+        key = request_key(self.name, messages, params, self.home)
         append_jsonl(self.path, {"format": FORMAT, "hepmini": __version__, "key": key, "model": self.name,
                                  "role": self.role, "messages": messages, "params": params or {},
                                  "reply": reply_record(reply)})
@@ -75,12 +83,12 @@ class Recorder:
 class Player:
     """A client that answers from a cassette; `describe()` of the recorded stand-in is kept, if any."""
 
-    def __init__(self, path: Path, name: str):
-        self.path, self.name, self.model = Path(path), name, name
+    def __init__(self, path: Path, name: str, home: str = ""):
+        self.path, self.name, self.model, self.home = Path(path), name, name, home
         self.replies, self.used = load(self.path), 0
 
     def complete(self, messages, params=None, on_event=None) -> Reply:
-        key = request_key(self.name, messages, params)
+        key = request_key(self.name, messages, params, self.home)
         queue = self.replies.get(key)
         if not queue:
             raise ReplayMismatch(f"replay: call {self.used + 1} of {self.name} asks what the cassette {self.path} "
@@ -110,3 +118,16 @@ def load(path: Path) -> dict:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise CassetteError(f"{path}:{n}: a corrupt cassette line; re-record the trial") from None
     return replies
+
+
+def recorders(clients, path: Path) -> list:
+    """[supervisor, coder] wrapped to record into `path`; one Recorder when both roles are one client."""
+    made = {}
+    return [made.setdefault(id(c), Recorder(c, path)) for c in clients]
+
+
+def players(path: Path, supervisor: str, coder: str, home: Path) -> list:
+    """[supervisor, coder] answering from the cassette at `path` for a trial in `home` (one Player per model)."""
+    first = Player(path, supervisor, str(Path(home).absolute()))
+    return [first, first if coder == supervisor else Player(path, coder, str(Path(home).absolute()))]
+

@@ -3,13 +3,14 @@
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from support.workdirs import ROOT_DIR, run_cli
+from support.workdirs import ROOT_DIR, copy_workdir, run_cli
 
 
 def one_line_error(proc, *needles):
@@ -65,6 +66,34 @@ def test_unwritable_workdir(tmp_path, small_data):
 def copy_data(src, dst):
     shutil.copytree(src, dst)
     return dst
+
+
+def test_a_truncated_file_fails_step1_in_one_line_naming_it(tmp_path, small_data):
+    data = copy_data(small_data, tmp_path / "data")
+    victim = data / "GamGam/MC/mc_345041.VBFH125_gamgam.GamGam.root"
+    raw = victim.read_bytes()
+    victim.write_bytes(raw[: int(len(raw) * 0.99)])     # the header and the tree still read fine
+    proc = run_cli("run", "step1", "--workdir", tmp_path / "w", "--data-dir", data)
+    one_line_error(proc, "mc_345041.VBFH125_gamgam.GamGam.root: truncated ROOT file", f"of the {len(raw)} its header")
+    assert not (tmp_path / "w/solution/inspect").exists() and not (tmp_path / "w/.hepmini/stamps/step1.json").exists()
+    # a copy whose header was made to agree with the cut: its baskets still end beyond the file
+    header = bytearray(raw[: int(len(raw) * 0.6)])
+    wide = struct.unpack(">i", header[4:8])[0] >= 1000000          # fEND is 8 bytes in large files
+    header[12:20 if wide else 16] = struct.pack(">q" if wide else ">i", len(header))
+    victim.write_bytes(bytes(header))
+    proc = run_cli("run", "step1", "--workdir", tmp_path / "w", "--data-dir", data)
+    one_line_error(proc, "mc_345041.VBFH125_gamgam.GamGam.root: truncated ROOT file (branch")
+
+
+def test_an_rntuple_named_mini_is_named_as_such(tmp_path, small_data):
+    import uproot
+
+    data = copy_data(small_data, tmp_path / "data")
+    victim = data / "GamGam/Data/data_A.GamGam.root"
+    with uproot.recreate(victim) as f:
+        f["mini"] = {"photon_pt": np.zeros(3, np.float32)}          # uproot 5's default: an RNTuple
+    proc = run_cli("run", "step1", "--workdir", tmp_path / "w", "--data-dir", data)
+    one_line_error(proc, "data_A.GamGam.root: 'mini' is an RNTuple", "not the TTree of the 2020 release")
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
@@ -133,13 +162,20 @@ def test_rerun_status_and_dry_run(reference_run):
     common = ["--workdir", work, "--set", "scale=0.02", "--set", "classifier=hgb", "--set", "seed=11"]
     again = run_cli("all", *common)
     assert again.returncode == 0 and "nothing to do" in again.stdout
+    # what the analysis found, even when nothing ran: the classifier used and the categories
+    bnd, sig = (np.load(reference_run / f"arrays/{n}.npy") for n in ("boundaries", "significances"))
+    assert "classifier (step4): HistGradientBoostingClassifier (classifier=hgb requested)" in again.stdout
+    assert (f"categories (step5): boundaries {', '.join(f'{b:.4g}' for b in bnd)}; significance "
+            f"{' -> '.join(f'{z:.4g}' for z in sig)} (null first; final Z = {sig[-1]:.4g})") in again.stdout
     status = run_cli("status", *common)
     assert status.returncode == 0
     assert all("up to date" in ln for ln in status.stdout.splitlines()), status.stdout
     changed = run_cli("status", "--workdir", work, "--set", "scale=0.02", "--set", "classifier=auto",
                       "--set", "seed=11")
-    assert "step4 (classify)   stale" in changed.stdout.replace("  stale", "   stale") or \
-        "parameters changed: classifier 'hgb' -> 'auto'" in changed.stdout
+    assert changed.returncode == 1              # anything stale: exit 1, like `make -q`
+    assert "parameters changed: classifier 'hgb' -> 'auto'" in changed.stdout
+    assert run_cli("status", "--json", "--workdir", work, "--set", "classifier=auto", "--set", "scale=0.02",
+                   "--set", "seed=11").returncode == 1
     dry = run_cli("all", "--dry-run", "--workdir", work, "--set", "scale=0.03",
                   "--set", "classifier=hgb", "--set", "seed=11")
     assert dry.returncode == 0
@@ -160,3 +196,15 @@ def test_non_editable_install_finds_its_trees(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(target)})
     assert out.stdout.split("\n")[:3] == ["True True", "['step1', 'step2', 'step3', 'step4', 'step5'] True",
                                           "True"], out.stderr
+
+
+def test_all_says_once_on_the_console_that_the_classifier_fell_back(reference_run, tmp_path_factory, tmp_path):
+    work = copy_workdir(reference_run, tmp_path_factory, "fallback")
+    proc = run_cli("all", "--workdir", work, "--set", "scale=0.02", "--set", "seed=11", "--set", "classifier=auto",
+                   env={"TABPFN_MODEL_CACHE_DIR": str(tmp_path / "no-weights")})
+    assert proc.returncode == 0, proc.stderr
+    assert "running step4" in proc.stdout and "running step5" in proc.stdout
+    said = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "TabPFN" in ln]
+    assert len(said) == 1 and said[0].startswith("classifier (step4): HistGradientBoostingClassifier, the fallback: "
+                                                 "no TabPFN weights found"), said
+    assert "TABPFN_MODEL_CACHE_DIR" in said[0] and "categories (step5): boundaries 0, " in proc.stdout

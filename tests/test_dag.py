@@ -10,7 +10,7 @@ import time
 import pytest
 
 from hepmini import config
-from hepmini.analysis import dag
+from hepmini.analysis import dag, staging
 from hepmini.errors import CycleError, MissingInput, StepFailed, WorkdirError
 
 
@@ -207,5 +207,42 @@ def test_killing_the_runner_leaves_no_fresh_output(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "work/solution/a/out.txt").exists()
-    subprocess.run([sys.executable, str(script), "fast"], check=True, capture_output=True)
+    staged = [p.name for p in (tmp_path / "work/.hepmini/staging").iterdir()]
+    assert any(name.startswith(f"a-{proc.pid}-") for name in staged), staged   # left behind by the kill
+    fast = subprocess.run([sys.executable, str(script), "fast"], check=True, capture_output=True, text=True)
     assert (tmp_path / "work/solution/a/out.txt").read_text() == "half"
+    # the next run removes what the killed one left, says so once, and leaves nothing of its own
+    assert fast.stdout.count(f"removed stale staging a-{proc.pid}-") == 1, fast.stdout
+    assert "left by a run that was killed" in fast.stdout
+    assert not list((tmp_path / "work/.hepmini/staging").iterdir())
+
+
+def test_staging_of_a_live_runner_is_never_swept(tmp_path):
+    root = tmp_path / "staging"
+    mine, fd = staging.claim(root, "step2")                      # held, as by a runner in another thread
+    (mine / "part.npy").write_bytes(b"x" * 1000)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    legacy_dead = root / f"step3-{dead.stdout.strip()}-1"        # before the locks: judged by its pid
+    legacy_alive = root / f"step4-{os.getppid()}-1"
+    for d in (legacy_dead, legacy_alive):
+        d.mkdir()
+    (root / "step5-1-2.lock").write_text("")                    # a lock whose directory is gone
+    removed = staging.sweep(root)
+    assert [name for name, _ in removed] == [legacy_dead.name]
+    assert sorted(p.name for p in root.iterdir()) == sorted([mine.name, mine.name + ".lock", legacy_alive.name])
+    staging.release(mine, fd)
+    assert sorted(p.name for p in root.iterdir()) == [legacy_alive.name]
+
+
+def test_many_reasons_are_cut_to_three_and_counted(tmp_path):
+    for i in range(14):
+        (tmp_path / f"in{i:02}.txt").write_text("x")
+    nodes = {"a": node(tmp_path, "a", [f"in{i:02}.txt" for i in range(14)], ["a.txt"])}
+    cfg = make_cfg(tmp_path)
+    dag.run(cfg, nodes=nodes, report=lambda s: None)
+    later = os.stat(tmp_path / "work/solution/a.txt").st_mtime_ns + 10**9
+    for i in range(14):
+        os.utime(tmp_path / f"in{i:02}.txt", ns=(later, later))
+    reasons = dict(dag.plan(cfg, nodes=nodes))["a"]
+    assert len(reasons) == 4 and reasons[-1] == "and 11 more"
+    assert all("in0" in r and "is newer than output solution/a.txt" in r for r in reasons[:3])

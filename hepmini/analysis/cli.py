@@ -1,7 +1,9 @@
 """The commands of the reference analysis: `run`, `status`, `clean`, `validate` (and plain `all`)."""
 
+import ast
 import json
 import shutil
+import struct
 from pathlib import Path
 
 from hepmini import layout
@@ -38,7 +40,53 @@ def run_reference(cfg, args) -> int:
     n = run(cfg, force=args.force, dry_run=args.dry_run)
     if n and not args.dry_run:
         print(f"{n} step(s) run; outputs in {cfg.solution_dir}")
+    if not args.dry_run:
+        for line in results_lines(cfg.solution_dir):
+            print(line)
     return 0
+
+
+def results_lines(solution: Path) -> list:
+    """What the analysis found, in two lines: the classifier used (step 4) and the categories (step 5)."""
+    rules = layout.rules()
+    lines = []
+    try:
+        lines.append(f"classifier (step4): {_backend(json.loads((solution / rules.CLASSIFIER_INFO).read_text()))}")
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        bounds, sig = (_floats(solution / rel) for rel in (rules.BOUNDARIES, rules.SIGNIFICANCES))
+        lines.append(f"categories (step5): boundaries {', '.join(f'{b:.4g}' for b in bounds)}; significance "
+                     f"{' -> '.join(f'{z:.4g}' for z in sig)} (null first; final Z = {sig[-1]:.4g})")
+    except (OSError, ValueError, KeyError, IndexError, struct.error):
+        pass
+    return lines
+
+
+def _backend(info: dict) -> str:
+    """The backend step 4 used and why, as classifier.json records it."""
+    from hepmini.analysis.scoring import STAGING_HINT
+
+    reason = (info.get("reason") or "").removesuffix("; using HistGradientBoostingClassifier")
+    if info.get("backend") == "tabpfn":
+        return f"TabPFN ({reason})"
+    if reason.startswith("no TabPFN"):
+        return f"HistGradientBoostingClassifier, the fallback: {reason}; to use TabPFN, {STAGING_HINT}"
+    return f"HistGradientBoostingClassifier ({reason})"
+
+
+def _floats(path: Path) -> list:
+    """A 1-D float64 .npy file as a list, read without numpy (an up-to-date `all` stays light)."""
+    raw = path.read_bytes()
+    if raw[:6] != b"\x93NUMPY":
+        raise ValueError(f"{path} is not a .npy file")
+    size, fmt = (2, "<H") if raw[6] == 1 else (4, "<I")
+    start = 8 + size + struct.unpack(fmt, raw[8:8 + size])[0]
+    header = ast.literal_eval(raw[8 + size:start].decode("latin1"))
+    if header["descr"] != "<f8" or header["fortran_order"] or len(header["shape"]) != 1:
+        raise ValueError(f"{path}: not a 1-D float64 array")
+    n = header["shape"][0]
+    return list(struct.unpack(f"<{n}d", raw[start:start + 8 * n]))
 
 
 def cmd_run(cfg, args) -> int:
@@ -50,18 +98,19 @@ def cmd_run(cfg, args) -> int:
 
 
 def cmd_status(cfg, args) -> int:
-    """`python -m hepmini status`: each step's state and reasons."""
+    """`python -m hepmini status`: each step's state and reasons; exit 1 when any step is stale."""
     from hepmini.analysis.dag import status_rows
 
     rows = status_rows(cfg)
+    stale = sum(state != "up to date" for _, _, state, _ in rows)
     if args.json:
         print(json.dumps([{"step": n, "title": t, "state": s, "reasons": r} for n, t, s, r in rows],
                          indent=2))
-        return 0
+        return 1 if stale else 0
     width = max(len(f"{n} ({t})") for n, t, _, _ in rows)
     for n, t, state, reasons in rows:
         print(f"{f'{n} ({t})':<{width}}  {state:<10}  {'; '.join(reasons)}".rstrip())
-    return 0
+    return 1 if stale else 0   # like `make -q`: a script can ask whether anything would run
 
 
 def cmd_clean(cfg, args) -> int:

@@ -3,16 +3,17 @@
 A step is stale when an output is missing, when its newest input (data files, upstream outputs,
 its reference script, prompt, step declaration and the hepmini modules it uses) is newer than its
 oldest output (st_mtime_ns, strict >), when its parameters changed since its last successful run,
-or when a step it depends on will run. Each step runs as a subprocess writing into a private
-staging directory; only after it exits 0 and wrote every declared output are the outputs moved
-into place with os.replace, so an interrupted or failed step never leaves a fresh-looking output.
+or when a step it depends on will run (a status line keeps the first three reasons and counts the
+rest). Each step runs as a subprocess writing into a private staging directory (hepmini.analysis.
+staging: owned by a lock, so the next run removes those of killed runs); only after it exits 0 and
+wrote every declared output are the outputs moved into place with os.replace, so an interrupted or
+failed step never leaves a fresh-looking output.
 """
 
 import dataclasses
 import graphlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from hepmini import layout
+from hepmini.analysis import staging as staging_dirs
 from hepmini.errors import CycleError, MissingData, MissingInput, StepFailed, WorkdirError
 from hepmini.files import atomic_write_json, mtime_ns
 from hepmini.layout import PACKAGE_DIR, tree_dir
@@ -136,7 +138,12 @@ def own_reasons(cfg, node: Node, producers: dict) -> list:
                          if str(node.params.get(k)) != str(old.get(k)))
         reasons.append("parameters changed: " + ", ".join(
             f"{k} {old.get(k)!r} -> {node.params.get(k)!r}" for k in changed))
-    return reasons
+    return brief(reasons)
+
+
+def brief(reasons: list, keep: int = 3) -> list:
+    """The first `keep` reasons and a count of the rest: one status line stays readable."""
+    return reasons if len(reasons) <= keep + 1 else reasons[:keep] + [f"and {len(reasons) - keep} more"]
 
 
 def _stamped(params: dict) -> dict:
@@ -225,9 +232,7 @@ class _Runner:
     def run_node(self, node: Node) -> float:
         cfg = self.cfg
         state = cfg.workdir / STATE_DIR
-        staging = state / "staging" / f"{node.name}-{os.getpid()}-{threading.get_ident()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        staging, owner = staging_dirs.claim(state / "staging", node.name)
         log_path = state / "logs" / f"{node.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = [str(staging) if a == "{staging}" else a for a in node.command]
@@ -267,7 +272,7 @@ class _Runner:
                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                "seconds": round(time.monotonic() - start, 3)})
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            staging_dirs.release(staging, owner)
         seconds = time.monotonic() - start
         self.report(f"done {node.name} in {seconds:.1f} s")
         return seconds
@@ -300,6 +305,8 @@ def run(cfg, targets=None, force=False, dry_run=False, report=print, nodes=None)
     nodes = build(cfg) if nodes is None else nodes
     steps = plan(cfg, targets, force, nodes)
     todo = [n for n, reasons in steps if reasons]
+    if not dry_run:
+        sweep_staging(cfg, report)
     if not todo:
         report("all steps up to date; nothing to do")
         return 0
@@ -337,6 +344,16 @@ def run(cfg, targets=None, force=False, dry_run=False, report=print, nodes=None)
     if failure is not None:
         raise failure
     return len(todo)
+
+
+def sweep_staging(cfg, report) -> None:
+    """Remove the staging directories of runs that died (kill -9, power loss), saying what was freed."""
+    try:
+        removed = staging_dirs.sweep(cfg.workdir / STATE_DIR / "staging")
+    except OSError:  # a read-only workdir: nothing of ours to remove there
+        return
+    for name, size in removed:
+        report(f"removed stale staging {name} ({size / 1e6:.1f} MB), left by a run that was killed")
 
 
 def status_rows(cfg, nodes=None) -> list:

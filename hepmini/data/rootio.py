@@ -7,6 +7,7 @@ from hepmini import files
 
 # The 2025 release (36 fb^-1, GeV, tree `analysis`) looks similar but is a different format.
 RELEASE_2025_TREE = "analysis"
+REMAKE = "re-create it with `python -m hepmini data` or download it again"
 
 
 def _uproot():
@@ -23,10 +24,16 @@ def open_file(path):
     if not path.is_file():
         raise MissingData(f"{path}: no such file; check --data-dir (it must hold GamGam/Data and GamGam/MC)")
     try:
-        return _uproot().open(path)
+        handle = _uproot().open(path)
     except Exception as exc:  # uproot raises many types for truncated/garbage files
-        raise BadRootFile(f"{path}: not a readable ROOT file ({_short(exc)}); "
-                          "re-create it with `python -m hepmini data` or download it again") from None
+        raise BadRootFile(f"{path}: not a readable ROOT file ({_short(exc)}); {REMAKE}") from None
+    # uproot reads only the header and directory on open, so a cut-off file opens fine: compare with fEND
+    # (where the header says the file ends; ROOT's own TFile::Init calls a shorter file truncated).
+    size, end = path.stat().st_size, getattr(handle.file, "fEND", None)
+    if isinstance(end, int) and end > size:
+        raise BadRootFile(f"{path}: truncated ROOT file ({size} bytes of the {end} its header announces); "
+                          f"{REMAKE}")
+    return handle
 
 
 def tree_names(handle) -> list:
@@ -43,6 +50,10 @@ def open_tree(path, tree: str = "mini", needed=()):
         raise BadRootFile(f"{path}: cannot read its directory ({_short(exc)}); the file is corrupt or "
                           "truncated, re-create or re-download it") from None
     if tree not in names:
+        other = _classnames(handle).get(tree, "")
+        if "RNTuple" in other:
+            raise WrongTree(f"{path}: '{tree}' is an RNTuple ({other}), not the TTree of the 2020 release; write "
+                            f"it as a TTree (uproot: f.mktree('{tree}', ...), not f['{tree}'] = ...) or {REMAKE}")
         if RELEASE_2025_TREE in names:
             raise WrongTree(f"{path}: tree '{RELEASE_2025_TREE}' is the 2025 ATLAS Open Data release "
                             f"(GeV, other branch names); hepmini needs the 2020 release with tree '{tree}'")
@@ -54,6 +65,7 @@ def open_tree(path, tree: str = "mini", needed=()):
     except Exception as exc:
         raise BadRootFile(f"{path}: tree '{tree}' is unreadable ({_short(exc)}); re-create or "
                           "re-download the file") from None
+    _check_baskets(path, ttree)
     missing = [b for b in needed if b not in keys]
     if missing:
         more = f" (and {len(missing) - 1} more needed branches)" if len(missing) > 1 else ""
@@ -63,6 +75,25 @@ def open_tree(path, tree: str = "mini", needed=()):
         raise MissingBranch(f"{path}: tree '{tree}' has no branch '{missing[0]}'{more} ({hint}); "
                             "hepmini needs the 2020 GamGam branch set")
     return ttree
+
+
+def _classnames(handle) -> dict:
+    try:
+        return handle.classnames(cycle=False)
+    except Exception:  # an unreadable directory is reported by the caller
+        return {}
+
+
+def _check_baskets(path, ttree) -> None:
+    """BadRootFile when a branch's baskets lie beyond the end of the file (a truncated copy)."""
+    size = Path(path).stat().st_size
+    for branch in ttree.branches:
+        n = branch.num_baskets
+        seeks, sizes = branch.member("fBasketSeek")[:n], branch.member("fBasketBytes")[:n]
+        end = max((int(s) + int(b) for s, b in zip(seeks, sizes)), default=0)
+        if end > size:
+            raise BadRootFile(f"{path}: truncated ROOT file (branch '{branch.name}' has a basket ending at byte {end}, "
+                              f"the file has {size}); {REMAKE}")
 
 
 def read_arrays(path, ttree, branches):

@@ -3,6 +3,8 @@
 import io
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,11 +117,16 @@ def test_a_killed_campaign_resumes_to_the_same_result_without_running_a_cell_twi
     assert len(after) == 8 and {k: (r["started"], r["ended"]) for k, r in after.items() if k in before} == snapshot
     assert len(aside) <= 2 and set(aside) <= {"killed", "partial"}   # at most the cells in flight (-j 2)
     assert f"({8 - len(before)} run now)" in resumed.stdout
+    resume = re.search(r"resume: (\d+) cell\(s\) finished before \(skipped\), (\d+) cleared and re-run.*, (\d+) new",
+                       resumed.stdout)
+    assert resume and int(resume[1]) == len(before) and int(resume[2]) == len(aside), resumed.stdout
+    assert int(resume[2]) + int(resume[3]) == 8 - len(before)
 
     assert run_cli(*args, "--out", clean).returncode == 0
     assert outcome(out) == outcome(clean)
     again = run_cli(*args, "--out", out)  # finished: nothing runs, nothing is paid twice
     assert again.returncode == 0 and "(0 run now)" in again.stdout and cells_on_disk(out)[0] == after
+    assert "resume: 8 cell(s) finished before (skipped), 0 cleared and re-run, 0 new" in again.stdout
 
 
 def test_a_held_campaign_lock_refuses_a_second_campaign_in_one_line(work, tmp_path):
@@ -170,6 +177,12 @@ def test_429_storms_and_5xx_end_infrastructure_or_succeed_never_failed(work, tmp
         assert infra[0]["reason"].startswith("RateLimited: openai: HTTP 429")
         assert all(r["reason"].startswith(("RateLimited:", "ServerError:")) for r in infra)
         assert summary["counted"] == 6 - len(infra) == summary["passed"]      # infrastructure is not a failure
+        for r in infra:   # every infrastructure trial says why, as it ends and in the summary
+            said = [ln for ln in stream.getvalue().splitlines() if f"step5 trial {r['trial']}: infrastructure" in ln]
+            assert len(said) == 1 and f" - {r['reason'][:300]} | " in said[0], said
+            assert f"openai:gpt-4.1 step5 trial {r['trial']}: infrastructure - {r['reason'][:300]}" in \
+                summary["not_the_model"]
+        assert len(summary["not_the_model"]) == len(infra)
         assert clock.sleeps and "openai: backing off: RateLimited" in stream.getvalue()
         events = [json.loads(line) for line in (out / "campaign.jsonl").read_text().splitlines()]
         assert any(e["event"] == "provider" and e["change"].startswith("backing off") for e in events)
@@ -358,3 +371,133 @@ def test_the_progress_line_rewrites_itself_on_a_terminal_and_prints_lines_otherw
         p.close()
         assert "8/10 done, passed 5/7, spend $0.5000+unknown, 2 running, ETA" in stream.getvalue()
     assert stream.getvalue().startswith("bench: m step5 trial 1: success | ") and "\r" not in stream.getvalue()
+
+
+# ---- errors up front, in one line, before anything is written --------------------------------------------
+
+
+def run_readonly(readonly, *args):
+    """`python -m hepmini ARGS` with the `readonly` directories read-only: a read-only bind mount in a mount
+    namespace when run as root (root writes through permission bits), chmod 555 otherwise."""
+    if os.geteuid() != 0:
+        for d in readonly:
+            d.chmod(0o555)
+        try:
+            return run_cli(*args)
+        finally:
+            for d in readonly:
+                d.chmod(0o755)
+    binds = " && ".join(f"mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}'" for d in readonly)
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"{binds} && ! touch '{readonly[0]}/.probe'"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no read-only bind mount here: {probe.stderr.strip()[:200]}")
+    env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+    return subprocess.run(["unshare", "-m", "sh", "-c", f'{binds} && exec "$@"', "sh", sys.executable, "-m",
+                           "hepmini", *map(str, args)], cwd=ROOT_DIR, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def one_error_line(proc, *needles, code=2):
+    """The command failed with `code` and said so in exactly one line holding every needle, no traceback."""
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("hepmini: error: ")]
+    assert proc.returncode == code and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert all(n in errors[0] for n in needles), errors[0]
+    return errors[0]
+
+
+def listing(root):
+    return sorted((str(p.relative_to(root)), p.stat().st_mtime_ns, p.stat().st_size) for p in Path(root).rglob("*"))
+
+
+def test_read_only_out_workdir_and_campaign_are_one_line_errors(work, faults_campaign, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    args = ["bench", "--models", "scripted:oracle", "--steps", "step5", *SETS]
+    proc = run_readonly([ro], *args, "--out", ro / "c", "--workdir", work)
+    one_error_line(proc, f"{ro / 'c'} is not writable", "pass --out with a directory you can write")
+    proc = run_readonly([ro], *args, "--out", tmp_path / "c", "--workdir", ro / "w")
+    one_error_line(proc, f"{ro / 'w'} is not writable", "--workdir")
+    assert list(ro.iterdir()) == [] and not (tmp_path / "c").exists()    # nothing written anywhere
+
+    camp = tmp_path / "campaign"
+    shutil.copytree(faults_campaign, camp)
+    for p in [*camp.glob("report.html"), *camp.rglob("classification.json")]:
+        p.unlink()                                     # the report would classify and write into the trials
+    before = listing(camp)
+    proc = run_readonly([camp], "report", camp)
+    one_error_line(proc, f"cannot write the report into {camp}", "--out")
+    proc = run_readonly([camp], "report", camp, "--out", tmp_path / "report")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "report" / "report.html").is_file() and listing(camp) == before
+
+
+def test_a_failed_reference_build_leaves_no_campaign_and_the_fixed_rerun_runs(small_data, tmp_path):
+    data, out = tmp_path / "data", tmp_path / "c"
+    shutil.copytree(small_data, data)
+    victim = data / "GamGam/Data/data_B.GamGam.root"
+    raw = victim.read_bytes()
+    victim.write_bytes(raw[: len(raw) - 100])
+    args = ["bench", "--models", "scripted:oracle", "--steps", "step1", "--out", out, "--workdir", tmp_path / "w",
+            "--set", "classifier=hgb"]
+    one_error_line(run_cli(*args, "--data-dir", tmp_path / "nowhere"), "nowhere does not exist")
+    proc = run_cli(*args, "--data-dir", data)
+    one_error_line(proc, "data_B.GamGam.root: truncated", code=1)
+    assert not (out / "campaign.json").exists() and not list(out.glob("cells"))
+    victim.write_bytes(raw)                           # fixed: the same command now runs, nothing refuses it
+    proc = run_cli(*args, "--data-dir", data)
+    assert proc.returncode == 0, proc.stderr
+    assert store.Spec.load(out).settings["data_dir"] == str(data) and "1/1 cell(s) finished" in proc.stdout
+
+
+def test_stand_in_faults_are_refused_before_anything_is_built(tmp_path):
+    for model, steps, needle in (("scripted:faults:nonsense", "step1", "unknown fault 'nonsense'"),
+                                 ("scripted:faults:wrong_branch", "step1,step5",
+                                  "fault wrong_branch cannot be injected into step1, step5 (only into step2)")):
+        proc = run_cli("bench", "--models", f"scripted:oracle,{model}", "--steps", steps, "--out", tmp_path / "c",
+                       "--workdir", tmp_path / "w")
+        one_error_line(proc, needle)
+        assert not (tmp_path / "c").exists() and not (tmp_path / "w").exists()
+
+
+def test_report_of_a_campaign_whose_every_result_is_corrupt_fails_in_one_line(work, tmp_path):
+    out, cfg = tmp_path / "corrupt", make_cfg(work)
+    campaign.run_campaign(cfg, make_spec(cfg, out, "fake:m", trials=2), out, clients_factory=Factory(),
+                          stream=io.StringIO())
+    for k in (1, 2):
+        (store.cell_path(out, "fake:m", "step5", k) / "result.json").write_text("{garbage")
+    proc = run_cli("report", out)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "no finished trial" in proc.stderr and proc.stdout.count("unreadable result.json") == 2
+
+
+# ---- what the console says: resume counts, reasons, --dry-run ------------------------------------------
+
+
+def test_dry_run_lists_the_cells_and_estimates_their_cost_writing_nothing(work, tmp_path):
+    from hepmini.llm import prices
+
+    out, cfg = tmp_path / "dry", make_cfg(work)
+    campaign.run_campaign(cfg, make_spec(cfg, out, "openai:gpt-4.1", trials=2), out, clients_factory=Factory(0.25),
+                          stream=io.StringIO())             # gpt-4.1 has no price in the table, its trials do
+    campaign.run_campaign(cfg, make_spec(cfg, out, "openai:gpt-4.1,openai:gpt-5-mini", trials=2), out,
+                          clients_factory=Factory(None), stream=io.StringIO())    # priced model, unpriced trials
+    (store.cell_path(out, "openai:gpt-5-mini", "step5", 2) / "result.json").write_text("{garbage")
+    before = listing(out)
+    proc = run_cli("bench", "--out", out, "--models", "openai:gpt-4.1,openai:gpt-5-mini,ollama:qwen3:8b,scripted:oracle",
+                   "--trials", "3", "--dry-run", env={"OPENAI_API_KEY": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert listing(out) == before                          # nothing written, nothing run
+    text = proc.stdout
+    assert "resume: 3 cell(s) finished before (skipped), 1 to clear and re-run (1 corrupt), 8 never run" in text
+    assert "would run 9 cell(s):" in text
+    assert "\topenai:gpt-5-mini\tstep5\ttrial 2\t(to clear (corrupt) and re-run)" in text
+    assert "\tollama:qwen3:8b\tstep5\ttrial 3\t(never run)" in text
+    tokens = json.loads((store.cell_path(out, "openai:gpt-5-mini", "step5", 1) / "result.json").read_text())["tokens"]
+    usage = SimpleNamespace(input=tokens["input"], output=tokens["output"], cached_input=0, cache_write=0, reported=True)
+    per_trial = prices.cost(prices.PRICES["openai:gpt-5-mini"], usage)
+    assert "  openai:gpt-4.1: 1 cell(s), ~$0.7500 (mean cost of 2 finished step5 trials)" in text
+    assert f"  openai:gpt-5-mini: 2 cell(s), ~${2 * per_trial:.4f} (price x mean tokens of 1 finished step5" in text
+    assert "  ollama:qwen3:8b: 3 cell(s), unknown (no known price and no priced trial)" in text
+    assert "  scripted:oracle: 3 cell(s), $0 (scripted stand-in, no cost)" in text
+    assert f"estimated cost: ~${0.75 + 2 * per_trial:.4f} + unknown for 3 cell(s)" in text

@@ -1,7 +1,11 @@
 """Run a model x step x trial campaign of agent trials: parallel, resumable, under a hard budget.
 
 `python -m hepmini bench --models M1,M2 --steps step1,...,step5 --trials N [-j K] [--budget USD]
-[--max-iterations R] --out DIR [--cell I] [--list-cells] [--retry-infrastructure]`
+[--max-iterations R] --out DIR [--cell I] [--list-cells] [--retry-infrastructure] [--dry-run]`
+
+Checked before anything is written: the stand-ins' faults, that --out and --workdir are writable, that DIR
+holds no other campaign. campaign.json is written only once the reference outputs are built, so a run
+whose reference failed (a bad --data-dir) leaves no campaign to refuse its corrected re-run.
 
 Each cell is one agent trial on reference inputs (per-step independence, as in the paper): the
 reference outputs are brought up to date once in WORKDIR/solution, and the trial's generated code
@@ -11,7 +15,8 @@ provider caps, the budget and the progress line are hepmini.bench.pacing's.
 
 - Resume: a cell with a final result.json is never run again; a cell found `running` (killed), partial,
   corrupt or with a harness error is moved aside (trial-<k>.<why>-<time>) and re-run;
-  `--retry-infrastructure` does the same for cells that ended `infrastructure`.
+  `--retry-infrastructure` does the same for cells that ended `infrastructure`. The counts are said at the
+  start and in the summary, and every `infrastructure` or `skipped` trial with its reason.
 - Parallel: `-j K` worker threads (a trial waits on HTTP or on the sandbox's subprocess), and at most
   `provider_concurrency` trials per provider. A trial ending `infrastructure` on a rate limit, 5xx or
   timeout halves its provider's cap and pauses it `provider_backoff` seconds (doubling while it goes on);
@@ -38,6 +43,7 @@ from hepmini.bench.store import Spec, cell_list
 from hepmini.errors import CampaignError
 from hepmini.errors import ConfigError
 from hepmini.bench.pacing import Budget, Progress, Provider
+from hepmini.bench.preflight import CLEARED, NOT_THE_MODEL, check_standins, resume_line
 
 load_trials = store.load_trials  # re-exported: a campaign's results are read back through bench too
 
@@ -51,7 +57,7 @@ class Campaign:
         self.clients_factory, self.retry_infrastructure, self.stream = clients_factory, retry_infrastructure, stream
         self.providers = {}
         self.counts, self.budget, self.progress = Counter(), None, None
-        self.ran, self.busy, self.harness_errors = 0, [], 0
+        self.ran, self.busy, self.harness_errors, self.resume = 0, [], 0, Counter()
         from hepmini.agent.progress import Progress as TrialProgress   # calls and runs of the trials, live
 
         self.trials = TrialProgress(stream or sys.stderr, live=False if stream is not None else None)
@@ -115,11 +121,18 @@ class Campaign:
                 continue
             if self.settled(state, result):
                 self.counts[result["status"]] += 1
+                self.resume["skipped"] += 1
             else:
                 todo.append(cell)
+                if state == "absent":
+                    self.resume["new"] += 1
+                else:
+                    self.resume.update(["cleared", CLEARED.get(state, state)])
         for path in store.aside_dirs(self.out, spec):  # money paid by cleared trials is spent all the same
             self.budget.add_spend(*store.trial_spend(path))
         self.progress = Progress(len(cells), len(todo), self.stream)
+        if self.resume["skipped"] or self.resume["cleared"]:
+            self.progress.note(resume_line(self.resume))
         left = self.schedule(todo)
         return self.summary(cells, left)
 
@@ -197,6 +210,8 @@ class Campaign:
         valid = result.get("validation") or {}
         head = f"{model} {step} trial {k}: {result['status']}" + (
             "" if not valid else " (validation PASS)" if valid.get("passed") else " (validation FAIL)")
+        if result["status"] in NOT_THE_MODEL + ("harness_error",):   # not the model's doing: say why on the spot
+            head += f" - {str(result.get('reason') or 'no reason recorded')[:300]}"
         self.progress.show(self.status_line(), head)
 
     def status_line(self) -> str:
@@ -209,18 +224,22 @@ class Campaign:
         self.progress.close()
         stopped = {name: p.stopped for name, p in self.providers.items() if p.stopped}
         by_provider = [c for c in left if self.providers[provider_of(c[1])].stopped]
-        counts = Counter()  # from disk: what other processes finished meanwhile counts too
+        counts, not_model = Counter(), []  # from disk: what other processes finished meanwhile counts too
         for c in cells:
             state, _, result = store.cell_state(store.cell_path(self.out, *c[1:]))
             if state == "final":
                 counts[result["status"]] += 1
+                if result["status"] in NOT_THE_MODEL:
+                    not_model.append(f"{c[1]} {c[2]} trial {c[3]}: {result['status']} - "
+                                     f"{str(result.get('reason') or 'no reason recorded')[:300]}")
         finished = sum(counts.values())
         return {"cells": len(cells), "finished": finished, "ran": self.ran, "statuses": dict(counts),
                 "passed": counts["success"], "counted": finished - counts["infrastructure"] - counts["skipped"],
                 "spend_known": round(self.budget.known, 8), "unknown_priced_trials": self.budget.unknown_trials,
                 "unknown_priced_calls": self.budget.unknown_calls, "budget": self.spec.budget,
                 "not_started_budget": len(left) - len(by_provider), "not_started_provider": len(by_provider),
-                "providers_stopped": stopped, "busy_elsewhere": len(self.busy), "harness_errors": self.harness_errors}
+                "providers_stopped": stopped, "busy_elsewhere": len(self.busy), "harness_errors": self.harness_errors,
+                "resume": dict(self.resume), "not_the_model": not_model}
 
 
 def provider_of(model: str) -> str:
@@ -239,24 +258,29 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
     from hepmini.llm.localserver import serving
 
     out = Path(out).absolute()
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.provider_concurrency < 1:
         raise ConfigError(f"provider_concurrency must be at least 1, not {cfg.provider_concurrency}")
+    check_standins(spec)
+    store.check_writable(out, "--out")          # one line each, before anything is written
+    store.check_writable(cfg.workdir, "--workdir")
     lock = None if cell is not None else store.take_campaign_lock(out)
     try:
-        spec = store.ensure_spec(out, spec)
-        cells = pick_cells(spec, cell)
+        stored = store.check_spec(out, spec)    # another campaign is refused before the reference is built
+        planned = stored.widened(spec) if stored else spec
+        pick_cells(planned, cell)
         jobs = cfg.jobs if jobs is None else jobs
-        for name in [m for m in spec.models if m.startswith("scripted:")]:
+        for name in [m for m in planned.models if m.startswith("scripted:")]:
             _say(stream, f"NOTE: {name} is an offline SCRIPTED STAND-IN, not a language model: its trials "
                  "exercise the harness, they do not measure a model.")
-        store.event(out, "start", mode="campaign" if cell is None else f"cell {cell}", jobs=jobs,
-                       budget=spec.budget, argv=sys.argv[1:], hepmini_version=__version__)
         # The reference inputs, once; concurrent campaigns on one workdir build them one at a time.
-        cfg.workdir.mkdir(parents=True, exist_ok=True)
         with store.Lock(cfg.workdir / ".bench-reference.lock") as ref:
             ref.acquire(blocking=True)
-            dag.run(cfg, targets=list(spec.steps), report=lambda line: _say(stream, f"reference: {line}"))
+            dag.run(cfg, targets=list(planned.steps), report=lambda line: _say(stream, f"reference: {line}"))
+        # Only now the spec is written: a run whose reference failed (a bad --data-dir) leaves no campaign behind.
+        spec = store.ensure_spec(out, spec)
+        cells = pick_cells(spec, cell)
+        store.event(out, "start", mode="campaign" if cell is None else f"cell {cell}", jobs=jobs,
+                    budget=spec.budget, argv=sys.argv[1:], hepmini_version=__version__)
         run = Campaign(cfg, spec, out, jobs=jobs, clients_factory=clients_factory,
                        retry_infrastructure=retry_infrastructure, stream=stream)
         local = [] if clients_factory else spec.models       # one server for the campaign, a slot per trial at once

@@ -29,6 +29,8 @@ def add_bench(parser) -> None:
                         "run nothing")
     parser.add_argument("--retry-infrastructure", action="store_true", help="re-run cells that ended "
                         "infrastructure (provider or sandbox failures)")
+    parser.add_argument("-n", "--dry-run", action="store_true", help="list the cells a run would start and "
+                        "estimate their cost; run and write nothing")
     add_trial_limits(parser)
 
 
@@ -97,6 +99,7 @@ def add_export(parser) -> None:
 def cmd_bench(cfg, args) -> int:
     """`python -m hepmini bench ...`: run, resume or list a campaign; 0 when every cell asked for has finished."""
     from hepmini.bench.campaign import pick_cells, run_campaign, spec_from_args
+    from hepmini.bench.preflight import check_standins, dry_run, resume_line
     from hepmini.bench.store import cell_list, check_spec
 
     out = Path(args.out).absolute()
@@ -112,6 +115,11 @@ def cmd_bench(cfg, args) -> int:
         for i, model, step, k in cell_list(spec):
             print(f"{i}\t{model}\t{step}\t{k}")
         return 0
+    check_standins(spec)
+    if args.dry_run:
+        for line in dry_run(cfg, spec, out, pick_cells(spec, args.cell), args.retry_infrastructure):
+            print(line)
+        return 0
     for name in spec.models:
         models.check_model(name, cfg)
     s = run_campaign(cfg, spec, out, cell=args.cell, retry_infrastructure=args.retry_infrastructure)
@@ -119,6 +127,12 @@ def cmd_bench(cfg, args) -> int:
     rate = f" ({100 * s['passed'] / s['counted']:.1f} %)" if s["counted"] else ""
     print(f"{s['finished']}/{s['cells']} cell(s) finished ({s['ran']} run now): {statuses}; passed "
           f"{s['passed']}/{s['counted']}{rate}, infrastructure excluded; in {out}")
+    if s["resume"].get("skipped") or s["resume"].get("cleared"):
+        print(resume_line(s["resume"], done=True))
+    for line in s["not_the_model"][:20]:
+        print(f"  {line}")
+    if len(s["not_the_model"]) > 20:
+        print(f"  and {len(s['not_the_model']) - 20} more (python -m hepmini report {out} lists them all)")
     unknown = (f" + {s['unknown_priced_trials']} trial(s) of unknown price ({s['unknown_priced_calls']} call(s))"
                if s["unknown_priced_trials"] or s["unknown_priced_calls"] else "")
     budget = "no budget" if s["budget"] is None else f"budget ${s['budget']:g}"

@@ -26,13 +26,14 @@ import fcntl
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Optional
 
 from hepmini.agent.trial import FINAL
 from hepmini import __version__
-from hepmini.errors import CampaignBusy, CampaignError
+from hepmini.errors import CampaignBusy, CampaignError, WorkdirError
 from hepmini.files import append_jsonl, atomic_write_json, read_jsonl
 from hepmini.bench.pacing import spend_of
 
@@ -179,6 +180,24 @@ def check_spec(directory: Path, spec: Spec):
         raise CampaignError(f"{directory} holds a different campaign ({'; '.join(diffs)}): use another --out, "
                             f"or resume it with its own options (python -m hepmini bench --out {directory})")
     return stored
+
+
+def check_writable(directory: Path, flag: str) -> None:
+    """WorkdirError (one line, the flag to change) unless `directory` can be created and written to.
+
+    Probed by a file made and removed in it, or in its nearest existing parent: nothing is left behind.
+    """
+    directory = Path(directory).absolute()
+    existing = next(p for p in (directory, *directory.parents) if p.exists())
+    probe = existing / f".probe-{os.getpid()}-{threading.get_ident()}"
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(existing))
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise WorkdirError(f"{directory} is not writable ({exc.strerror or exc}); pass {flag} with a directory "
+                           "you can write") from None
 
 
 def event(directory: Path, name: str, **fields) -> None:

@@ -6,17 +6,27 @@ names under GamGam/Data and GamGam/MC. The one deviation: uproot's TTree writer 
 as a counted leaf-list (`photon_pt[photon_n]/F`) with an Int_t counter, where the real files have
 `std::vector<float>` and UInt_t counters; uproot, awkward and ROOT's RDataFrame read the same values.
 
-Physics (§4, numbers at scale 1 = 10 fb⁻¹): ≈76.4k data events pass the standard selection in
-105-160 GeV with N ∝ exp(-0.031 (m-105)), ≈60 % of the events passing trigger+ID+isolation lie
-below 105 GeV; a non-tight (NTI), non-isolated, non-triggered and non-fiducial population with
-similar kinematics; ≈388·scale Higgs events at 125 GeV in data; five Higgs MC samples whose
-weighted selected yield is ≈388·scale. At scale s the data stand for s × 10.064 fb⁻¹, and SumWeights
-carries a factor 1/s, so the standard normalisation L·XSection/SumWeights with L = 10.064 fb⁻¹
-predicts the signal of the luminosity actually present: S/B, and so the significances, stay
-realistic at every scale (at scale 1 every number is the real one). Photon pairs are made as a decaying system (mass,
-pT, rapidity, decay angle) boosted to the lab, so m_γγ is exact and the kinematics correlate.
-Simplification: ~4 failing events per event passing trigger+ID+isolation (the real files have ~20),
-which keeps the files small; the selected yields and shapes are unaffected.
+What is real (§4; numbers at scale 1 = 10 fb⁻¹): the selected yields and shapes. ≈76.4k data events pass the
+standard selection in 105-160 GeV with N ∝ exp(-0.031 (m-105)); ≈60 % of the events passing trigger+ID+
+isolation lie below 105 GeV; ≈388 Higgs events (ggH 347, VBF 30, WH 6, ZH 5, ttH ≈ 0 by the official
+XSection bug) in data and in the weighted MC. The peak has its photons' resolution (hepmini/data/photons.py):
+σ ≈ 1.83 GeV with both photons central (|η| < 0.75) and unconverted, wider for converted and end-cap photons,
+the inclusive ggH shape that of the official binned spectrum. XSection and mean mcWeight per sample are the
+official ones; ptcone30/pT and etcone20/pT fall smoothly through the 0.065 cuts. Photon pairs are made as a
+decaying system (mass, pT, rapidity, decay angle) boosted to the lab, so m_γγ is exact and the kinematics correlate.
+
+What is not, to keep the files small and the run within minutes:
+- entries: ≈1.5 M data events, not 7.80 M: ≈4 events fail trigger, ID, isolation or acceptance for each one
+  that passes (the real files: ≈20); MC: 80k ggH, 24k VBF, 10k each WH, ZH, ttH (the real ggH file: ≥684k);
+- SumWeights is the sum of mcWeight over a notional generated sample of that size, 18× (ggH, 3.13 M vs
+  55.9 M) to 70× (ttH) below the official sums: L·XSection/SumWeights·mcWeight gives the right yields from the
+  branches, an official infofile sumw would give yields 18-70× too small;
+- photon_isTightID is true for ≈69 % of data photons (real ≈30-50 %): most non-tight jet fakes are left out;
+- isolation pass or fail is set per population, so a subset selected on other variables may show a kink at
+  0.065; jets, leptons, taus and MET have plausible, untuned shapes.
+At scale s the data stand for s × 10.064 fb⁻¹ and SumWeights carries a factor 1/s, so the normalisation
+L·XSection/SumWeights with L = 10.064 fb⁻¹ predicts the signal of the luminosity present: S/B, and so the
+significances, stay those of 10 fb⁻¹ at every scale.
 """
 
 import time
@@ -24,51 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hepmini.data import photons
+from hepmini.data.gamgam import (DIPHOTON, GEV, HIGGS_IN_DATA, K_HIGH, M_H, M_MAX, MC_MODES, MC_RUN, MC_WEIGHT,
+                                 PERIOD_LUMI, PERIOD_RUNS, POPULATIONS, XSECTION)
 from hepmini.data.rootwrite import branches, write_tree
-
-
-# ---- format: §1.2, in on-disk order; U = scalar counter (written as Int_t, see above) ---------
-GEV = 1000.0             # the files are in MeV
-
-# ---- samples ------------------------------------------------------------------------------------
-PERIOD_LUMI = {"A": 0.5, "B": 1.9, "C": 2.9, "D": 4.7}   # fb⁻¹ per data file (§2.2); sum 10
-PERIOD_RUNS = {"A": (297730, 300287), "B": (300345, 300908),  # [EST] 2016 run ranges; A starts
-               "C": (301912, 302393), "D": (302737, 303560)}  # at 297730 as the real data_A (§1.2)
-MC_RUN = 284500                                               # [EST] mc16a run number (§4.8)
-# XSection (pb, σ×BR) and mcWeight ≈ pre-BR σ in pb (§2.3). ttH keeps the official value, which has
-# BR(γγ) multiplied in twice (≈440× too small): fidelity to the real files, and a trap for agents.
-XSECTION = {343981: 0.102, 345041: 0.008518764, 345318: 0.0019654512, 345319: 0.0017347836,
-            341081: 0.0000026433864}
-MC_WEIGHT = {343981: 28.30, 345041: 3.737, 345318: 0.8621, 345319: 0.7609, 341081: 0.5234}
-# Per mode [EST, §4.6-4.7]: entries at scale 1 (≳20k selected ggH in 123-127 GeV), diphoton kinematics
-# (DIPHOTON), jets (Poisson mean, minimum), leptons (P(1), P(2)), mean MET (GeV) and a reconstruction
-# efficiency tuned so the weighted selected yields are ≈347/30/6/5 (§4.4; sum 388 with ttH ≈ 0).
-MC_MODES = {343981: (80000, "ggH", (0.8, 0), (0.005, 0.001), 20, 0.936),
-            345041: (24000, "VBF", (0.6, 2), (0.005, 0.001), 22, 0.958),
-            345318: (10000, "VH", (1.2, 0), (0.25, 0.02), 45, 0.800),
-            345319: (10000, "VH", (1.2, 0), (0.05, 0.07), 40, 0.752),
-            341081: (10000, "ttH", (2.0, 3), (0.30, 0.05), 50, 0.9)}
-# mean pT_γγ (GeV), rapidity width, forward-peaked decay angle (continuum) or isotropic (Higgs) [EST]
-DIPHOTON = {"bkg": (20.0, 1.45, True), "fake": (24.0, 1.6, True), "ggH": (30.0, 1.2, False),
-            "VBF": (55.0, 1.1, False), "VH": (50.0, 1.0, False), "ttH": (80.0, 0.9, False)}
-M_H, SIGMA_H, TAIL_FRAC, TAIL_MEAN = 125.0, 2.4, 0.04, 4.0   # §4.4: core σ 2.4, small low tail
-
-# ---- data populations (§4.1-4.3, §4.5 [EST]) ----------------------------------------------------
-# name: (N_range, k_all, N_pass, k_pass, kinematics) per 10 fb⁻¹. N_range events lie in 105-160 GeV
-# with density ∝ exp(-k_all x), x = m - 105; N_pass of them also pass the pT/m cuts, with density
-# ∝ exp(-k_pass x) (None: left to the kinematics). Below 105 GeV the density rises as exp(k_all·|x|)
-# to 80 GeV, then falls linearly to 0 at 40 GeV; above 160 it falls as exp(-0.0170 (m-160)). For TI
-# this gives the 218.7k / 94.9k / 49.4k steps-1-4 events below / in / above 105-160 GeV of §4.1.
-POPULATIONS = {
-    "ti": (94862, 0.02374, 76394, 0.03105, "bkg"),      # passes steps 1-4 (§4.2, §4.3 fits)
-    "nti": (151779, 0.0218, 122230, 0.0290, "fake"),    # ≥1 leading photon not tight, ×1.6 TI
-    "noniso": (47431, 0.022, None, None, "fake"),       # both tight, ≥1 fails isolation
-    "notrig": (37945, 0.023, None, None, "bkg"),        # trigP false
-    "nonfid": (75890, 0.023, None, None, "bkg"),        # one photon in the crack, |η|>2.37 or pT<25
-    "ti3": (1300, 0.023, None, None, "bkg"),            # three good photons: fails "exactly two"
-}
-HIGGS_IN_DATA = 388.0    # selected signal events per 10 fb⁻¹ (§4.4)
-K_HIGH, M_MAX = 0.0170, 500.0
 
 
 def _segments(n_range, k_all):
@@ -99,12 +68,6 @@ def _masses(rng, n, n_range, k_all):
     for i, seg in enumerate(segs):
         m[which == i] = draw[seg[0]](int((which == i).sum()))
     return m
-
-
-def _higgs_masses(rng, n):
-    """Gaussian core at 125 GeV plus a low-mass tail (§4.4)."""
-    tail = rng.random(n) < TAIL_FRAC
-    return M_H + SIGMA_H * rng.standard_normal(n) - tail * rng.exponential(TAIL_MEAN, n)
 
 
 def _cos_theta(rng, n, forward):
@@ -170,21 +133,11 @@ def _kinematics(rng, m, kind, want):
     raise RuntimeError("synthetic photon kinematics did not converge")  # pragma: no cover
 
 
-def _isolation(rng, pt, passing):
-    """ptcone30, etcone20 (same unit as pt): inside 0.064·pt when passing, a clear failure otherwise."""
-    ptc = np.where(rng.random(pt.shape) < 0.6, 0.0, 0.064 * rng.beta(1, 3, pt.shape)) * pt
-    etc = 0.064 * (1.6 * rng.beta(2, 3, pt.shape) - 0.6) * pt       # can be negative, as real etcone
-    which = rng.random(pt.shape)                                     # fail ptcone, etcone or both
-    ptc = np.where(~passing & (which < 0.7), (0.066 + rng.exponential(0.08, pt.shape)) * pt, ptc)
-    etc = np.where(~passing & (which > 0.4), (0.066 + rng.exponential(0.10, pt.shape)) * pt, etc)
-    return ptc, etc
-
-
 def _data_population(rng, name, n):
     """Photons (dict of (n, 3) arrays, GeV), photon_n and trigP for one data population."""
     n_range, k_all, n_pass, k_pass, kind = POPULATIONS.get(name, (0, 0, 0, 0, "ggH"))
     if name == "higgs":
-        m, want = _higgs_masses(rng, n), np.ones(n, int)
+        m, want = np.full(n, M_H), np.ones(n, int)
     else:
         m = _masses(rng, n, n_range, k_all)
         want = np.full(n, -1)
@@ -193,7 +146,9 @@ def _data_population(rng, name, n):
             frac = n_pass * k_pass / -np.expm1(-55 * k_pass) / (n_range * k_all / -np.expm1(-55 * k_all))
             inside = (x > 0) & (x < 55)
             want[inside] = rng.random(inside.sum()) < frac * np.exp((k_all - k_pass) * x[inside])
-    kin = _diphoton_with_third(rng, _kinematics(rng, m, kind, want), name == "ti3")
+    pair = _kinematics(rng, m, kind, want)
+    conv = _resolved(rng, pair) if name == "higgs" else None
+    kin = _diphoton_with_third(rng, pair, name == "ti3", conv=conv)
     tight, iso = np.ones((n, 3), bool), np.ones((n, 3), bool)
     u = rng.random(n)
     fails = np.column_stack([u < 0.6, u >= 0.4])        # lead only, both, sub only: 40/20/40 % [EST]
@@ -217,12 +172,24 @@ def _data_population(rng, name, n):
     if name != "ti3":     # an extra photon is never "good": below 25 GeV or not tight
         tight[:, 2] = (kin["pt"][:, 2] < 25) & (rng.random(n) < 0.5)
         iso[:, 2] = rng.random(n) < 0.7
+    if "conv" not in kin:  # Higgs photons got theirs with their resolution; the others where they ended up (§4.6)
+        kin["conv"] = photons.conversions(rng, kin["eta"])
     kin.update(tight=tight, iso=iso, trig=np.full(n, name != "notrig"))
     return kin
 
 
-def _diphoton_with_third(rng, kin, good_third=False, p_third=0.08):
-    """(n, 3) photon arrays from a (3, 2, n) pair; a third, softer photon in some events."""
+def _resolved(rng, pair):
+    """Give a (3, 2, n) Higgs pair at m_H its conversions and the detector's mass resolution; return convType.
+
+    Both photons' pT scale by m_reco/m_H: the angles and pT/m stay, so the pT/m cuts keep their verdict.
+    """
+    conv = photons.conversions(rng, pair[1])
+    pair[0] *= photons.mass_scale(rng, pair[1], conv)
+    return conv
+
+
+def _diphoton_with_third(rng, kin, good_third=False, p_third=0.08, conv=None):
+    """(n, 3) photon arrays from a (3, 2, n) pair; a third, softer photon in some events; convType if given."""
     n = kin.shape[2]
     pt2 = kin[0, 1]
     lo, hi = (25.0, pt2) if good_third else (20.0, np.minimum(pt2, 25))
@@ -232,8 +199,11 @@ def _diphoton_with_third(rng, kin, good_third=False, p_third=0.08):
         eta3 = np.where((np.abs(eta3) > 1.3) & (np.abs(eta3) < 1.6), 0.5 * eta3, eta3).clip(-2.3, 2.3)
     nph = np.where(good_third | (rng.random(n) < p_third), 3, 2)
     cols = lambda a, b: np.column_stack([a[0], a[1], b])            # noqa: E731
-    return {"pt": cols(kin[0], pt3), "eta": cols(kin[1], eta3),
-            "phi": cols(kin[2], rng.uniform(-np.pi, np.pi, n)), "nph": nph}
+    out = {"pt": cols(kin[0], pt3), "eta": cols(kin[1], eta3),
+           "phi": cols(kin[2], rng.uniform(-np.pi, np.pi, n)), "nph": nph}
+    if conv is not None:
+        out["conv"] = cols(conv, photons.conversions(rng, eta3))
+    return out
 
 
 def _jagged(rng, counts, pt_min, pt_mean, eta_width, eta_max, mass):
@@ -313,11 +283,8 @@ def _photon_branches(rng, ph, is_mc):
     n = len(ph["nph"])
     mask = np.arange(3) < ph["nph"][:, None]
     pt = ph["pt"] * GEV
-    ptc, etc = _isolation(rng, pt, ph["iso"])
-    aeta = np.abs(ph["eta"])
-    # ≈30 % converted, more in the end-caps (§4.6 [EST]); types 1-5 per the CPP header comment
-    conv = rng.random((n, 3)) < np.where(aeta < 1.37, 0.22, 0.45)
-    ctype = np.where(conv, rng.choice([1, 2, 3, 4, 5], (n, 3), p=[0.35, 0.1, 0.35, 0.05, 0.15]), 0)
+    ptc, etc = photons.isolation(rng, pt, ph["iso"], ph["tight"], mask)
+    ctype = ph["conv"]
     trig = (np.arange(3) < 2) & ph["trig"][:, None] & (rng.random((n, 3)) < 0.95)
     cols = dict(pt=pt, eta=ph["eta"], phi=ph["phi"], E=pt * np.cosh(ph["eta"]),
                 isTightID=ph["tight"], ptcone30=ptc, etcone20=etc, convType=ctype, trigMatched=trig,
@@ -359,17 +326,19 @@ def _mc_file(rng, dsid, scale):
     kept, sumw, have = [], 0.0, 0
     while have < n:     # draw the notional full sample in batches until n events survive the skim
         w = MC_WEIGHT[dsid] * rng.normal(1, 0.02, 2 * n)
-        kin = _diphoton(rng, _higgs_masses(rng, 2 * n), kind)
+        kin = _diphoton(rng, np.full(2 * n, M_H), kind)
+        conv = _resolved(rng, kin)                               # reconstructed: the skim sees the smeared pT
         # skim: two reconstructed photons, |η|<2.5, pT > 35 and 20 GeV [EST, §1.3]
         keep = (kin[0, 0] > 35) & (kin[0, 1] > 20) & (np.abs(kin[1]) < 2.5).all(0)
         keep &= rng.random(2 * n) < reco
         last = np.flatnonzero(keep)[n - have - 1] + 1 if keep.sum() >= n - have else 2 * n
         sumw += w[:last].sum()
         keep[last:] = False
-        kept.append((w[keep], kin[:, :, keep]))
+        kept.append((w[keep], kin[:, :, keep], conv[:, keep]))
         have += keep.sum()
     w = np.concatenate([k[0] for k in kept])
-    ph = _diphoton_with_third(rng, np.concatenate([k[1] for k in kept], 2), p_third=0.03)
+    ph = _diphoton_with_third(rng, np.concatenate([k[1] for k in kept], 2), p_third=0.03,
+                              conv=np.concatenate([k[2] for k in kept], 1))
     # true photons: tight ≈ 87 %, isolated ≈ 91 %, trigger ≈ 97 % (§4.5 [EST])
     third = np.arange(3) == 2
     ph.update(tight=(rng.random((n, 3)) < 0.87) & ~(third & (ph["pt"] >= 25)),
@@ -384,7 +353,6 @@ def _mc_file(rng, dsid, scale):
              scaleFactor_BTAG=sf(0.01), scaleFactor_LepTRIGGER=np.ones(n),
              XSection=np.full(n, XSECTION[dsid]), SumWeights=np.full(n, sumw / scale))
     return b
-
 
 
 def generate(out_dir, scale=1.0, seed=20200122, progress=None) -> dict:

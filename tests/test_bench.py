@@ -179,7 +179,7 @@ def test_429_storms_and_5xx_end_infrastructure_or_succeed_never_failed(work, tmp
         assert summary["counted"] == 6 - len(infra) == summary["passed"]      # infrastructure is not a failure
         for r in infra:   # every infrastructure trial says why, as it ends and in the summary
             said = [ln for ln in stream.getvalue().splitlines() if f"step5 trial {r['trial']}: infrastructure" in ln]
-            assert len(said) == 1 and f" - {r['reason'][:300]} | " in said[0], said
+            assert len(said) == 1 and f"infrastructure - {r['reason'][:300]} | " in said[0], said
             assert f"openai:gpt-4.1 step5 trial {r['trial']}: infrastructure - {r['reason'][:300]}" in \
                 summary["not_the_model"]
         assert len(summary["not_the_model"]) == len(infra)

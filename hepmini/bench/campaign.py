@@ -208,10 +208,11 @@ class Campaign:
         else:
             self.counts[result["status"]] += 1
         valid = result.get("validation") or {}
-        head = f"{model} {step} trial {k}: {result['status']}" + (
-            "" if not valid else " (validation PASS)" if valid.get("passed") else " (validation FAIL)")
-        if result["status"] in NOT_THE_MODEL + ("harness_error",):   # not the model's doing: say why on the spot
+        head = f"{model} {step} trial {k}: {result['status']}"
+        if result["status"] in NOT_THE_MODEL + ("harness_error",):   # not the model's doing: say why, not FAIL
             head += f" - {str(result.get('reason') or 'no reason recorded')[:300]}"
+        elif valid:
+            head += " (validation PASS)" if valid.get("passed") else " (validation FAIL)"
         self.progress.show(self.status_line(), head)
 
     def status_line(self) -> str:

@@ -22,7 +22,6 @@ from hepmini.agent.trial import new_trial_dir, run_trial
 
 REF_SETTINGS = {"scale": 0.02, "classifier": "hgb", "seed": 11}
 KEY = "sk-test-security-PLANTED-4e1d"
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="uid drop and namespaces apply only as root")
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +91,8 @@ def test_writing_outside_the_trial_fails_and_nothing_outside_changes(work, tmp_p
         print(json.dumps(out))
         os.remove("inputs/arrays/signal.npy")  # crashes: the inputs are read-only
         """)
+    if not r["executions"][0]["isolation"]["mountns"]:
+        pytest.skip(f"no mount namespace here: {r['executions'][0]['isolation'].get('namespaces_reason')}")
     out = json.loads(stdout(trial_dir, r))
     assert "written" not in out.values(), out
     assert all(v in ([], "absent") for k, v in out.items() if k.startswith("list ")), out
@@ -150,3 +151,63 @@ def test_a_socket_reaches_nothing(work, tmp_path):
     if not run["isolation"]["netns"]:
         pytest.skip("no network namespace on this machine")
     assert "connected" not in stdout(trial_dir, r) and run["returncode"] == 0
+
+
+def test_a_harness_bug_ends_its_trial_with_the_traceback_and_the_next_trial_runs(work, tmp_path):
+    cfg = config.resolve({"workdir": work, **REF_SETTINGS}, environ={"PATH": os.environ["PATH"]}, cwd=work)
+    step, s = layout.get("step5"), loop.Settings(supervisor="scripted:replay", coder="scripted:replay")
+    go = "## Worker Prompt\nDo it.\n## Call record:\nasked\n"
+    results = []
+    for coder in (Replay([]), Replay(["```python\nprint('fine')\n```"])):  # the first has no reply: a bug
+        n, directory = new_trial_dir(tmp_path, step)
+        results.append(run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS},
+                                 index=n, clients=(Replay([go, "VERDICT: ACCEPT"]), coder)))
+    bug, after = results
+    assert (bug["status"], bug["stop"], bug["error"]["kind"]) == ("harness_error", "harness_error", "RuntimeError")
+    assert "Traceback (most recent call last)" in bug["error"]["traceback"]
+    trial_dir = Path(bug["trial_dir"])
+    log = (trial_dir / "comprehensive.log").read_text()
+    assert "RuntimeError: Replay: no scripted reply left" in log and "Final Status: HARNESS_ERROR" in log
+    events = [json.loads(line)["event"] for line in (trial_dir / "trace.jsonl").read_text().splitlines()]
+    assert events[-3:] == ["stop", "harness_error", "end"]
+    assert json.loads((trial_dir / "result.json").read_text())["status"] == "harness_error"
+    assert after["status"] == "failed" and after["executions"][0]["returncode"] == 0   # the next trial ran
+
+
+def test_ctrl_c_passes_on_but_the_trial_says_how_it_ended(work, tmp_path):
+    cfg = config.resolve({"workdir": work, **REF_SETTINGS}, environ={"PATH": os.environ["PATH"]}, cwd=work)
+    step, s = layout.get("step5"), loop.Settings(supervisor="scripted:replay", coder="scripted:replay")
+    n, directory = new_trial_dir(tmp_path, step)
+    with pytest.raises(KeyboardInterrupt):
+        run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS}, index=n,
+                  clients=(Replay([KeyboardInterrupt()]), Replay([])))
+    r = json.loads((directory / "result.json").read_text())
+    assert (r["status"], r["error"]["kind"]) == ("harness_error", "KeyboardInterrupt") and r["ended"]
+
+
+def test_an_input_that_is_a_link_or_missing_skips_the_trial(work, tmp_path):
+    cfg = config.resolve({"workdir": work, **REF_SETTINGS}, environ={"PATH": os.environ["PATH"]}, cwd=work)
+    step, s = layout.get("step5"), loop.Settings(supervisor="scripted:replay", coder="scripted:replay")
+    previous = tmp_path / "previous" / "outputs"   # a chained source whose outputs hold a link, not a file
+    (previous / "arrays").mkdir(parents=True)
+    for rel in step.INPUTS:
+        os.symlink(cfg.solution_dir / rel, previous / rel)
+    n, directory = new_trial_dir(tmp_path / "runs", step)
+    r = run_trial(cfg, step, s, directory, sources={rel: previous for rel in step.INPUTS}, index=n,
+                  inputs_mode="chained", clients=(Replay([]), Replay([])))
+    assert r["status"] == "skipped" and "missing from the agent's earlier steps" in r["reason"]
+    assert sorted(p.name for p in directory.iterdir()) == ["result.json"]
+
+
+def test_data_files_linked_from_elsewhere_reach_the_run_read_only(work, tmp_path):
+    linked = tmp_path / "linked-data"   # a data directory of links into a shared store, as on a cluster
+    for rel in layout.rules().ALL_FILES:
+        (linked / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(work / "data" / rel, linked / rel)
+    cfg = config.resolve({"workdir": work, "data_dir": linked, **REF_SETTINGS}, environ={"PATH": os.environ["PATH"]},
+                         cwd=work)
+    step, s = layout.get("step1"), loop.Settings(supervisor="scripted:oracle", coder="scripted:oracle")
+    n, directory = new_trial_dir(tmp_path / "runs", step)
+    r = run_trial(cfg, step, s, directory, sources={}, index=n)
+    assert (r["status"], r["validation"]["passed"]) == ("success", True), r["reason"]
+    assert str(work / "data" / layout.rules().ALL_FILES[0]) in r["executions"][0]["isolation"]["readonly"]

@@ -16,6 +16,7 @@ from pathlib import Path
 MAX_DEPTH = 16              # directory levels below outputs/
 MAX_REL_CHARS = 1024        # length of a copied path relative to the scratch: the copy stays far below PATH_MAX
 MAX_ENTRIES = 10000         # files and directories examined
+MAX_LISTED = 50             # tampered or refused entries named one by one; the rest are counted
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 KINDS = ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
          (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
@@ -29,6 +30,20 @@ class Copied:
     tampered: list = dataclasses.field(default_factory=list)
     refused: list = dataclasses.field(default_factory=list)
     bytes: int = 0
+    unlisted: dict = dataclasses.field(default_factory=dict)
+
+    def add(self, kind: str, what: str) -> None:
+        """Name a tampered or refused entry, up to MAX_LISTED of each; count the others."""
+        listed = getattr(self, kind)
+        if len(listed) < MAX_LISTED:
+            listed.append(what)
+        else:
+            self.unlisted[kind] = self.unlisted.get(kind, 0) + 1
+
+    def close(self) -> "Copied":
+        for kind, n in self.unlisted.items():
+            getattr(self, kind).append(f"... and {n} more")
+        return self
 
 
 def copy_outputs(scratch_fd: int, name: str, dest: Path, *, max_bytes: int) -> Copied:
@@ -42,7 +57,7 @@ def copy_outputs(scratch_fd: int, name: str, dest: Path, *, max_bytes: int) -> C
         return out
     if not stat.S_ISDIR(st.st_mode):
         _flag(out, name, st, scratch_fd)
-        return out
+        return out.close()
     stack = [(os.open(name, DIR_FLAGS, dir_fd=scratch_fd), os.open(dest, DIR_FLAGS), name, 0)]
     seen = 0
     try:
@@ -55,7 +70,7 @@ def copy_outputs(scratch_fd: int, name: str, dest: Path, *, max_bytes: int) -> C
                     seen += 1
                     path = f"{rel}/{entry}"
                     if seen > MAX_ENTRIES or len(path) > MAX_REL_CHARS:
-                        out.refused.append(f"{_show(path)} (over {MAX_ENTRIES} entries or {MAX_REL_CHARS} characters)")
+                        out.add("refused", f"{_show(path)} (over {MAX_ENTRIES} entries or {MAX_REL_CHARS} characters)")
                         continue
                     child = _one(out, src, dst, entry, path, depth, max_bytes)
                     if child is not None:
@@ -67,7 +82,7 @@ def copy_outputs(scratch_fd: int, name: str, dest: Path, *, max_bytes: int) -> C
         for src, dst, _, _ in stack:
             os.close(src)
             os.close(dst)
-    return out
+    return out.close()
 
 
 def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_bytes: int):
@@ -75,12 +90,12 @@ def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_b
     st = os.stat(name, dir_fd=src, follow_symlinks=False)
     if stat.S_ISDIR(st.st_mode):
         if depth + 1 > MAX_DEPTH:
-            out.refused.append(f"{_show(rel)} (deeper than {MAX_DEPTH} levels)")
+            out.add("refused", f"{_show(rel)} (deeper than {MAX_DEPTH} levels)")
             return None
         fd = os.open(name, DIR_FLAGS, dir_fd=src)
         if os.fstat(fd).st_ino != st.st_ino:  # swapped between the lstat and the open: a live attacker
             os.close(fd)
-            out.tampered.append(f"{_show(rel)} (replaced while being copied)")
+            out.add("tampered", f"{_show(rel)} (replaced while being copied)")
             return None
         os.mkdir(name, 0o755, dir_fd=dst)
         return fd, os.open(name, DIR_FLAGS, dir_fd=dst), rel, depth + 1
@@ -88,13 +103,13 @@ def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_b
         _flag(out, rel, st, src, name)
         return None
     if out.bytes + st.st_size > max_bytes:
-        out.refused.append(f"{_show(rel)} ({st.st_size} bytes: the outputs would pass {max_bytes} bytes)")
+        out.add("refused", f"{_show(rel)} ({st.st_size} bytes: the outputs would pass {max_bytes} bytes)")
         return None
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
     try:
         now = os.fstat(fd)
         if (now.st_ino, now.st_dev) != (st.st_ino, st.st_dev) or not stat.S_ISREG(now.st_mode) or now.st_nlink > 1:
-            out.tampered.append(f"{_show(rel)} (replaced while being copied)")
+            out.add("tampered", f"{_show(rel)} (replaced while being copied)")
             return None
         target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dst)
         try:
@@ -135,9 +150,9 @@ def _flag(out: Copied, rel: str, st, dir_fd: int, name: str = None) -> None:
     elif kind is None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
         kind = f"hard link: {st.st_nlink} names for one file"
     elif kind is None:
-        out.refused.append(f"{_show(rel)} (a file where the outputs directory belongs)")
+        out.add("refused", f"{_show(rel)} (a file where the outputs directory belongs)")
         return
-    out.tampered.append(f"{_show(rel)} ({kind})")
+    out.add("tampered", f"{_show(rel)} ({kind})")
 
 
 def _show(text: str) -> str:

@@ -231,10 +231,8 @@ def _supervise(run: _Run) -> str:
 def _kill_run(run: _Run) -> None:
     """SIGKILL the whole run: its process group, its cgroup, and (as root) every process of its uid."""
     killpg(run.proc.pid)
-    if run.group:
-        run.iso["leftover_pids"] = run.group.kill()
-    if run.root:
-        run.iso["leftover_pids"] = kill_uid(run.uid)
+    left = run.group.kill() if run.group else []   # with a PID namespace the kernel has killed the rest already
+    run.iso["leftover_pids"] = sorted(set(left) | set(kill_uid(run.uid) if run.root else []))
 
 
 def _finish(run: _Run, reason: str, collect, before, env) -> ExecResult:

@@ -149,3 +149,28 @@ def test_a_foreign_or_corrupt_cassette_is_one_line(tmp_path):
         cassette.load(path)
     with pytest.raises(Exception, match="no cassette at"):
         cassette.load(tmp_path / "missing.jsonl")
+
+
+def cells(directory: Path) -> dict:
+    """{(model dir, step, trial): result} of a campaign directory."""
+    return {tuple(p.parent.relative_to(directory / "cells").parts): json.loads(p.read_text())
+            for p in (directory / "cells").glob("*/*/trial-*/result.json")}
+
+
+def test_a_baseline_rich_campaign_on_the_stand_ins_replays_exactly(work, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    proc = run_cli("bench", "--models", "scripted:faults", "--protocol", "baseline", "--context", "rich", "--trials", "2",
+                   "--fault-seed", "3", "--out", a, "--workdir", work, *SETS)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    spec = json.loads((a / "campaign.json").read_text())
+    assert spec["steps"] == ["dataprep", "sbsep", "categorization"] and spec["max_iterations"] == 5
+    assert spec["settings"]["protocol"] == "baseline" and spec["settings"]["context"] == "rich"
+    again = run_cli("bench", "--replay", a, "--out", b, "--workdir", work, *SETS)
+    assert again.returncode == 0, again.stderr[-2000:]
+    first, second = cells(a), cells(b)
+    assert set(first) == set(second) and len(first) == 6
+    for key, r in first.items():
+        for field in ("status", "stop", "tokens", "api_calls", "iterations"):
+            assert r[field] == second[key][field], (key, field)
+        assert r["cost"]["total"] == second[key]["cost"]["total"]
+    assert "replayed 6/6 cell(s)" in again.stdout

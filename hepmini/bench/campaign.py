@@ -58,9 +58,16 @@ class Campaign:
         self.providers = {}
         self.counts, self.budget, self.progress = Counter(), None, None
         self.ran, self.busy, self.harness_errors, self.resume = 0, [], 0, Counter()
+        self.replay = None        # a campaign directory whose cassettes answer every call (bench --replay)
         from hepmini.agent.progress import Progress as TrialProgress   # calls and runs of the trials, live
 
         self.trials = TrialProgress(stream or sys.stderr, live=False if stream is not None else None)
+
+    def _cassette(self, model: str, step_name: str, k: int):
+        """In a replay, the recorded cassette of this cell in the campaign replayed; else None."""
+        if self.replay is None:
+            return None
+        return store.cell_path(self.replay, model, step_name, k) / "cassette.jsonl"
 
     def settled(self, state: str, result) -> bool:
         """Whether a cell is finished for this run: final, unless an infrastructure end is to be retried."""
@@ -86,14 +93,15 @@ class Campaign:
                 aside = store.move_aside(path, why)
                 store.event(self.out, "cleared", cell=i, model=model, step=step_name, trial=k, why=detail,
                                moved_to=str(aside.relative_to(self.out)))
-            step = layout.get(step_name)
+            step = layout.get(step_name, self.spec.settings.get("protocol", "paper"))
             fields = {f: self.spec.settings[f] for f in store.AGENT_FIELDS if f in self.spec.settings}
             s = loop.Settings(supervisor=model, coder=model, max_iterations=self.spec.max_iterations, **fields)
             clients = self.clients_factory(model, step_name, k) if self.clients_factory else None
             return "ran", run_trial(self.cfg, step, s, path, sources={r: self.cfg.solution_dir
                                                                              for r in step.INPUTS},
                                           index=k, inputs_mode="reference", clients=clients, hide=[self.out],
-                                          progress=self.trials.trial(f"{model} {step_name} trial {k}"))
+                                          progress=self.trials.trial(f"{model} {step_name} trial {k}"),
+                                          replay=self._cassette(model, step_name, k))
         except Exception as exc:  # a harness bug: result.json (if any) says "harness_error"; a resume re-runs the cell
             why = f"{type(exc).__name__}: {exc}"
             store.event(self.out, "harness_error", cell=i, model=model, step=step_name, trial=k, error=why)
@@ -248,8 +256,10 @@ def provider_of(model: str) -> str:
 
 
 def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=None, retry_infrastructure=False,
-                 stream=None) -> dict:
+                 stream=None, replay=None) -> dict:
     """Run (or resume) the campaign `spec` in `out`; with `cell`, only that cell. Return the summary.
+
+    `replay` (a campaign directory) answers every call from its cells' cassettes: no model is called.
 
     `clients_factory(model, step, k) -> (supervisor, coder)` replaces the clients the agent would make
     (tests pass ScriptedLLM or loopback clients). A full run holds DIR/campaign.lock; `cell` runs (Slurm
@@ -276,7 +286,7 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
         # The reference inputs, once; concurrent campaigns on one workdir build them one at a time.
         with store.Lock(cfg.workdir / ".bench-reference.lock") as ref:
             ref.acquire(blocking=True)
-            dag.run(cfg, targets=list(planned.steps), report=lambda line: _say(stream, f"reference: {line}"))
+            dag.run(cfg, targets=reference_targets(planned), report=lambda line: _say(stream, f"reference: {line}"))
         # Only now the spec is written: a run whose reference failed (a bad --data-dir) leaves no campaign behind.
         spec = store.ensure_spec(out, spec)
         cells = pick_cells(spec, cell)
@@ -285,6 +295,9 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
         run = Campaign(cfg, spec, out, jobs=jobs, clients_factory=clients_factory,
                        retry_infrastructure=retry_infrastructure, stream=stream)
         local = [] if clients_factory else spec.models       # one server for the campaign, a slot per trial at once
+        run.replay = Path(replay).absolute() if replay else None
+        if replay:
+            local = []                                       # the replies come from the cassettes
         with serving(cfg, local, slots=jobs, say=lambda line: _say(stream, line)):
             summary = run.run(cells)
         store.event(out, "end", **summary)
@@ -292,6 +305,12 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
     finally:
         if lock is not None:
             lock.release()
+
+
+def reference_targets(spec: Spec) -> list:
+    """The reference steps a campaign needs: its steps, a composite task's steps in its place."""
+    protocol = (spec.settings or {}).get("protocol", "paper")
+    return list(dict.fromkeys(s for name in spec.steps for s in getattr(layout.get(name, protocol), "STEPS", [name])))
 
 
 def pick_cells(spec: Spec, cell=None) -> list:
@@ -319,7 +338,9 @@ def spec_from_args(cfg, args, out: Path) -> tuple:
     if stored is not None:
         cfg = _stored_config(cfg, args, stored)
     if not args.models:
-        asked = dataclasses.replace(stored, steps=tuple(_names(args.steps, "steps")) if args.steps else stored.steps,
+        asked = dataclasses.replace(stored, steps=tuple(_names(args.steps, "steps", stored.settings.get("protocol",
+                                                                                                      "paper")))
+                                    if args.steps else stored.steps,
                                     trials=_given(args, "trials", stored.trials),
                                     budget=_given(args, "budget", stored.budget))
         return cfg, _widen(stored, asked)
@@ -329,10 +350,12 @@ def spec_from_args(cfg, args, out: Path) -> tuple:
     settings.update({k: getattr(cfg, k) for k in store.CONFIG_FIELDS})
     settings["data_dir"] = str(cfg.data_dir.absolute()) if cfg.data_dir else None
     trials = _given(args, "trials", stored.trials if stored else 1)
-    iterations = _given(args, "max_iterations", stored.max_iterations if stored else defaults.max_iterations)
+    protocol = settings.get("protocol") or "paper"
+    iterations = _given(args, "max_iterations", stored.max_iterations if stored else
+                        layout.protocols().MAX_ITERATIONS[protocol])
     if trials < 1 or iterations < 1:
         raise ConfigError("--trials and --max-iterations must be at least 1")
-    steps = tuple(_names(args.steps, "steps")) if args.steps or not stored else stored.steps
+    steps = tuple(_names(args.steps, "steps", protocol)) if args.steps or not stored else stored.steps
     spec = Spec(models=tuple(_names(args.models, "models")), steps=steps, trials=trials,
                 max_iterations=iterations, budget=_given(args, "budget", stored.budget if stored else None),
                 settings=settings, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), workdir=str(cfg.workdir.absolute()))
@@ -355,10 +378,11 @@ def _given(args, name: str, fallback):
     return fallback if value is None else value
 
 
-def _names(text, what: str) -> list:
+def _names(text, what: str, protocol: str = "paper") -> list:
     """--models or --steps as a list (steps by their canonical names; all five when --steps is not given)."""
     if what == "steps":
-        names = [layout.get(s.strip()).NAME for s in (text or ",".join(s.NAME for s in layout.steps())).split(",")]
+        tasks = layout.tasks(protocol)
+        names = [layout.get(s.strip(), protocol).NAME for s in (text or ",".join(s.NAME for s in tasks)).split(",")]
     else:
         names = [m.strip() for m in text.split(",") if m.strip()]
     if len(set(names)) != len(names) or not names:

@@ -31,6 +31,8 @@ def add_bench(parser) -> None:
                         "infrastructure (provider or sandbox failures)")
     parser.add_argument("-n", "--dry-run", action="store_true", help="list the cells a run would start and "
                         "estimate their cost; run and write nothing")
+    parser.add_argument("--replay", metavar="DIR", help="re-run campaign DIR's trials into --out with the replies "
+                        "its cassettes recorded: no model is called; its spec and settings are used")
     add_trial_limits(parser)
 
 
@@ -96,6 +98,24 @@ def add_export(parser) -> None:
 
 
 
+def _replay(cfg, args, out: Path) -> int:
+    """`bench --replay SRC --out DIR`: SRC's campaign again, every call answered by its cassettes."""
+    from hepmini.bench.campaign import run_campaign, spec_from_args
+    from hepmini.bench.store import check_spec
+    from hepmini.errors import CampaignError
+
+    source = Path(args.replay).absolute()
+    if source == out:
+        raise CampaignError(f"--replay {source} and --out name the same directory; replay into another one")
+    args.models = args.steps = None
+    cfg, spec = spec_from_args(cfg, args, source)
+    check_spec(out, spec)
+    s = run_campaign(cfg, spec, out, cell=args.cell, replay=source)
+    print(f"replayed {s['finished']}/{s['cells']} cell(s) of {source} into {out}: "
+          + (", ".join(f"{k} {v}" for k, v in sorted(s["statuses"].items())) or "none"))
+    return 0 if s["finished"] == s["cells"] else 1
+
+
 def cmd_bench(cfg, args) -> int:
     """`python -m hepmini bench ...`: run, resume or list a campaign; 0 when every cell asked for has finished."""
     from hepmini.bench.campaign import pick_cells, run_campaign, spec_from_args
@@ -103,6 +123,8 @@ def cmd_bench(cfg, args) -> int:
     from hepmini.bench.store import cell_list, check_spec
 
     out = Path(args.out).absolute()
+    if getattr(args, "replay", None):
+        return _replay(cfg, args, out)
     if not args.models and not (out / "campaign.json").exists():
         args.models = "local"       # no model named and no campaign to resume: the local model
         print(f"bench: no --models and no campaign in {out}: using the local model (--models local)", file=sys.stderr)

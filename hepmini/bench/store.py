@@ -40,7 +40,8 @@ from hepmini.bench.pacing import spend_of
 FORMAT = "hepmini-campaign-1"
 # Settings that change what a trial does, so a campaign fixes them (max_iterations is a field of its own).
 AGENT_FIELDS = ("token_limit", "cost_limit", "time_limit", "exec_timeout", "temperature", "max_output_tokens",
-                "fault_seed")
+                "fault_seed", "protocol", "context")
+METHOD_DEFAULTS = {"protocol": "paper", "context": "paper"}   # what a campaign stored before they existed used
 CONFIG_FIELDS = ("scale", "seed", "classifier", "data_dir", "tabpfn_model", "tabpfn_estimators",
                  "classifier_max_train", "classifier_folds")
 TRIAL_DIR = re.compile(r"trial-(\d+)")
@@ -79,6 +80,7 @@ class Spec:
             data = json.loads(path.read_text(encoding="utf-8"))
             fields = {f.name for f in dataclasses.fields(cls)}
             spec = cls(**{k: v for k, v in data.items() if k in fields})
+            spec = dataclasses.replace(spec, settings={**METHOD_DEFAULTS, **(spec.settings or {})})
             return dataclasses.replace(spec, models=tuple(spec.models), steps=tuple(spec.steps))
         except FileNotFoundError:
             raise CampaignError(f"{directory} is not a campaign directory (no campaign.json); start one with "

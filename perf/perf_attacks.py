@@ -22,7 +22,7 @@ def outcomes(report: Path) -> tuple:
     cases = [c for c in ET.parse(report).getroot().iter("testcase") if c.get("name", "").startswith("test_attack_")]
     skipped = [c for c in cases if c.find("skipped") is not None]
     failed = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
-    reasons = sorted({(c.find("skipped").get("message") or "").split(": ", 1)[-1][:100] for c in skipped})
+    reasons = sorted({(c.find("skipped").get("message") or "").removeprefix("Skipped: ")[:100] for c in skipped})
     tried = len(cases) - len(skipped)
     return tried, tried - len(failed), failed, len(skipped), reasons
 

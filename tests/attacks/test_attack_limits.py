@@ -67,6 +67,19 @@ def test_attack_disk_filled_across_files(range_, tmp_path):
     evidence(a)
 
 
+def test_attack_writes_a_20_gb_file(range_):
+    a = range_.deliver("""
+        with open("outputs/huge.bin", "wb") as fh:
+            for _ in range(20 * 1024):                     # 20 GiB, 1 MiB at a time
+                fh.write(b"\\1" * 2**20)
+    """, limits=Limits(file_bytes=64 * 2**20))
+    run = a.run()
+    assert (run["killed_reason"], run["returncode"]) == ("file size limit", 1) and a.r["status"] == "failed"
+    assert "[Errno 27] File too large" in (a.dir / run["stderr_log"]).read_text()
+    assert (a.dir / "outputs" / "huge.bin").stat().st_size <= 64 * 2**20
+    evidence(a)
+
+
 def test_attack_millions_of_empty_files(range_):
     a = range_.deliver("""
         import os

@@ -155,6 +155,20 @@ def create(name: str, memory_bytes: int, processes: int, cpus: float) -> tuple:
                   "controllers (systemd-run --user --scope -p Delegate=yes ...)"}
 
 
+def _sweep(parent: Path) -> None:
+    """Remove the empty groups of runs whose harness died before it could (named hepmini-<pid>-...)."""
+    try:
+        for entry in os.scandir(parent):
+            pid = entry.name.split("-")[1] if entry.name.startswith("hepmini-") else ""
+            if pid.isdigit() and entry.is_dir(follow_symlinks=False) and not os.path.exists(f"/proc/{pid}"):
+                try:
+                    os.rmdir(entry.path)
+                except OSError:  # still holds a process: left alone
+                    pass
+    except OSError:
+        pass
+
+
 def _create_v2(base: Path, name: str, memory_bytes: int, processes: int, cpus: float) -> tuple:
     available = set((base / "cgroup.controllers").read_text().split())
     if not {"memory", "pids"} <= available:
@@ -163,6 +177,7 @@ def _create_v2(base: Path, name: str, memory_bytes: int, processes: int, cpus: f
     wanted = {"memory", "pids"} | ({"cpu"} & available)
     if not wanted <= enabled:  # EBUSY when this group holds processes itself (cgroup v2's no-internal-process rule)
         _write(base / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(wanted - enabled)))
+    _sweep(base)
     group = base / name
     group.mkdir(mode=0o755)
     run = RunGroup(2, {"": group})
@@ -193,6 +208,7 @@ def _create_v1(mounts, own: dict, name: str, memory_bytes: int, processes: int, 
     run = RunGroup(1, dirs)
     try:
         for d in sorted(set(dirs.values())):
+            _sweep(d.parent)
             d.mkdir(mode=0o755)
         _write(dirs["memory"] / "memory.limit_in_bytes", memory_bytes)
         if (dirs["memory"] / "memory.memsw.limit_in_bytes").exists():

@@ -245,6 +245,8 @@ def _finish(run: _Run, reason: str, collect, before, env) -> ExecResult:
         raise SandboxError(iso.get("error") or f"the sandbox wrapper failed (exit {run.proc.returncode}): "
                                                f"{tails[1][-800:]}")
     scratch = receive_fd(run.sock) if iso.get("mountns") else None
+    if iso.get("mountns") and scratch is None:  # init sends it before the script starts: cannot happen
+        iso["scratch_lost"] = "the sandbox did not hand the scratch over: no outputs were copied"
     copied = copyout.Copied()
     try:
         if not iso.get("mountns"):
@@ -252,7 +254,7 @@ def _finish(run: _Run, reason: str, collect, before, env) -> ExecResult:
             iso.update(hidden=[], masked=[], readonly=[], bound=[], root="host (no mount namespace)",
                        hidden_reason="no mount namespace: the run saw the machine's files as its uid may")
             iso["limits"]["disk"] = f"{run.limits.file_bytes} bytes per file (RLIMIT_FSIZE) only: no scratch tmpfs"
-        if collect:
+        if collect and scratch is not None:
             copied = copyout.copy_outputs(scratch, collect[0], Path(collect[1]), max_bytes=run.limits.scratch_bytes)
     finally:
         if scratch is not None:

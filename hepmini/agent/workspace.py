@@ -12,6 +12,7 @@ first (generated_code/, read-only, never overwritten) and bound read-only into t
 import dataclasses
 import os
 import platform
+import site
 import sys
 from pathlib import Path
 
@@ -91,9 +92,11 @@ def write_script(t, attempt: int, code: str) -> Path:
 def run_code(t, script: Path, wall_seconds: float, args=()):
     """Run one script (with `args`) in the sandbox on the trial's scratch; its outputs land in the trial's outputs/."""
     limits = dataclasses.replace(t.limits or Limits(), wall_seconds=wall_seconds)
+    # An installed copy of hepmini beside the one in use carries reference/ too: hidden wherever it lies.
+    installed = [Path(p) / "hepmini" / "reference" for p in site.getsitepackages()]
     return run_python(script, t.dir / SCRATCH, logs=t.dir / "logs", binds=binds(t), readonly=readonly(t), args=args,
                       collect=(OUTPUTS, t.dir / OUTPUTS), limits=limits, passthrough_env=t.cfg.passthrough_env,
-                      pythonpath=[PACKAGE_DIR.parent], protect=protected(t), hide=t.hide)
+                      pythonpath=[PACKAGE_DIR.parent], protect=protected(t), hide=[*t.hide, *installed])
 
 
 def binds(t) -> dict:

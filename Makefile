@@ -8,22 +8,33 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 TORCH_SPEC ?= torch==2.13.0
 ARGS   ?=
 
-.PHONY: run all data step1 step2 step3 step4 step5 status test test-fast perf bench-demo clean distclean venv \
-        local-model smoke-local bench-local
+.PHONY: chromium run all data step1 step2 step3 step4 step5 status test test-fast perf bench-demo clean distclean venv \
+        local-model smoke-local bench-local perf-local
 
 $(VENV)/.runtime: setup.cfg
+	@echo "make: setting up $(VENV) (a few minutes, once; later runs skip this)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "make: [1/3] installing $(TORCH_SPEC) (the CPU build)"
 	$(PIP) install $(TORCH_SPEC) 2>&1 | grep -v "is ignored: it is neither" || true
+	@echo "make: [2/3] installing hepmini with numpy, uproot, requests and tabpfn (the longest part: about 2 minutes)"
 	$(PIP) install -e . 2>&1 | grep -v "is ignored: it is neither" || true
+	@echo "make: [3/3] checking that numpy, uproot, requests, tabpfn and torch import"
 	$(PY) -c "import numpy, uproot, requests, tabpfn, torch"
 	touch $@
+	@echo "make: $(VENV) is ready"
 
 $(VENV)/.testing: $(VENV)/.runtime
+	@echo "make: adding the test tools to $(VENV): pytest, snakemake, the provider SDKs"
 	$(PIP) install -e '.[test,sdk]' 2>&1 | grep -v "is ignored: it is neither" || true
 	# Real ROOT as a test-only tool (PyPI wheel `root`); its tests are skipped where it cannot install.
+	@echo "make: installing real ROOT (the PyPI root wheel, test-only; log in $(VENV)/root-install.log)"
 	$(PIP) install root > $(VENV)/root-install.log 2>&1 || echo "the PyPI root wheel did not install (see $(VENV)/root-install.log): ROOT tests will be skipped"
 	$(PY) -c "import pytest"
 	touch $@
+
+# A real browser for the report's tests (tests/test_browser.py, skipped without it): Debian's chromium.
+chromium: $(VENV)/.testing
+	@command -v chromium > /dev/null || (apt-get install -y chromium || (apt-get update && apt-get install -y chromium)) > $(VENV)/chromium-install.log 2>&1 || echo "chromium did not install (see $(VENV)/chromium-install.log): the browser tests will be skipped"
 
 venv: $(VENV)/.runtime
 
@@ -37,9 +48,9 @@ step1 step2 step3 step4 step5: $(VENV)/.runtime
 	$(PY) -m hepmini run $@ $(ARGS)
 
 status: $(VENV)/.runtime
-	$(PY) -m hepmini status $(ARGS)
+	-$(PY) -m hepmini status $(ARGS)
 
-test: $(VENV)/.testing
+test: $(VENV)/.testing chromium
 	$(PY) -m pytest -q $(ARGS)
 
 # The suite without the tests marked slow (those that build reference runs, campaigns or data): under a minute.
@@ -50,6 +61,12 @@ perf: $(VENV)/.runtime
 	$(PY) perf/perf.py $(ARGS)
 	$(PY) perf/perf_bench.py
 	$(PY) perf/perf_report.py
+	$(PY) perf/perf_attacks.py
+	@test -d work/bench-local/paper && $(PY) perf/perf_local.py || echo "perf_local: no local campaign in work/bench-local (make bench-local); skipped"
+
+# The real local model's throughput with -j 1 vs -j 4 on one 4-slot server (tens of minutes).
+perf-local: local-model
+	$(PY) perf/perf_local.py --throughput
 
 # An offline campaign on the scripted stand-ins (tiny synthetic data, fallback classifier) and its report;
 # re-running it resumes (finished cells are kept). DEMO_TRIALS trials per model and step.
@@ -68,16 +85,24 @@ local-model: $(VENV)/.runtime
 smoke-local: $(VENV)/.testing local-model
 	HEPMINI_REAL_MODEL=1 $(PY) -m pytest -q -s tests/realmodel
 
-# The committed real campaign: the five steps x 3 trials with the local model (about an hour on 2 cores), the
-# paper's LLM classifier run with the same model, and the report; docs/bench-local/ keeps its records.
+# The committed real campaign (docs/bench-local/): the five steps x 3 trials with the local model, once with the
+# paper's context and once with the rich one (paper §V.1's proposed fix), both on one llama-server with 2 slots;
+# then the paper's LLM classifier run with the same model, and one report of the two side by side. About two hours
+# on 2 cores. Re-running resumes: finished cells are kept.
 LOCAL_TRIALS ?= 3
 LOCAL_OUT    ?= work/bench-local
 LOCAL_SETS   ?= --workdir work/bench-local-work --set scale=0.2 --set classifier=hgb
+LOCAL_BENCH   = $(PY) -m hepmini bench --models local --steps step1,step2,step3,step4,step5 --trials $(LOCAL_TRIALS) \
+                --max-output-tokens 2048 $(LOCAL_SETS)
 bench-local: local-model
-	$(PY) -m hepmini bench --models local --steps step1,step2,step3,step4,step5 --trials $(LOCAL_TRIALS) -j 1 \
-	    --out $(LOCAL_OUT) $(LOCAL_SETS)
-	$(PY) -m hepmini diagnose $(LOCAL_OUT) --model local
-	$(PY) -m hepmini report $(LOCAL_OUT)
+	mkdir -p $(LOCAL_OUT)
+	$(PY) -m hepmini serve --slots 2 --workdir $(LOCAL_OUT) > $(LOCAL_OUT).serve.log 2>&1 & echo $$! > $(LOCAL_OUT).serve.pid; \
+	trap 'kill $$(cat $(LOCAL_OUT).serve.pid) 2>/dev/null' EXIT; sleep 5; \
+	$(LOCAL_BENCH) --context paper --out $(LOCAL_OUT)/paper & a=$$!; \
+	$(LOCAL_BENCH) --context rich --out $(LOCAL_OUT)/rich & b=$$!; \
+	wait $$a; wait $$b; \
+	$(PY) -m hepmini diagnose $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich --model local
+	$(PY) -m hepmini report $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich --out $(LOCAL_OUT)/report
 
 clean:
 	rm -rf work

@@ -288,7 +288,7 @@ class Trial:
             "iterations": self.iteration,
             "api_calls": len(self.calls), "format_errors": len(self.format_errors),
             "supervisor_format_errors": self.supervisor_format_errors, "tokens": self.tokens(),
-            "cost": self.cost(), "durations": durations or self.durations(),
+            "cost": self.cost(), "durations": durations or self.durations(), "compute": getattr(self, "compute", None),
             "validation": validation, "executions": [_brief(e) for e in self.executions],
             "security": security, "scripted": scripted, "notes": self.notes,
             "models": {"supervisor": self.supervisor, "coder": self.coder},

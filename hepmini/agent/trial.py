@@ -84,7 +84,9 @@ def run_trial(cfg, step, s: Settings, directory: Path, *, sources: dict, index: 
     supervisor, coder = cassette.recorders(clients or made, Path(directory) / CASSETTE)
     try:
         workspace.prepare(t, sources)
+        meter = Compute(t)
         loop(t, supervisor, coder, s, progress=progress)
+        t.compute = meter.total()
         return conclude(t, supervisor, coder)
     except Exception as exc:  # a bug of hepmini's: this trial says so, the campaign goes on
         return harness_error(t, exc)
@@ -94,6 +96,30 @@ def run_trial(cfg, step, s: Settings, directory: Path, *, sources: dict, index: 
     finally:
         for client in {id(c): c for c in made}.values():
             client.close()
+
+
+class Compute:
+    """What a trial cost in compute: wall seconds, and CPU seconds of the harness and of a local model's server.
+
+    With a local model there is no bill, so this is its real cost. The server is shared by the trials
+    running at once (bench -j), so its CPU seconds are those it used while this trial ran.
+    """
+
+    def __init__(self, t: Trial):
+        from hepmini.llm import localserver
+
+        self.server = localserver.current() if any(m.startswith("local:") for m in (t.supervisor, t.coder)) else None
+        if self.server is not None:
+            t.provenance["local_server"] = self.server.describe()
+        self.start, self.cpu, self.server_cpu = time.monotonic(), time.process_time(), self._server_cpu()
+
+    def _server_cpu(self) -> float:
+        return self.server.cpu_seconds() if self.server is not None else 0.0
+
+    def total(self) -> dict:
+        return {"wall_seconds": round(time.monotonic() - self.start, 3),
+                "harness_cpu_seconds": round(time.process_time() - self.cpu, 3),
+                "local_server_cpu_seconds": round(self._server_cpu() - self.server_cpu, 3) if self.server else None}
 
 
 def harness_error(t: Trial, exc: BaseException) -> dict:

@@ -174,3 +174,30 @@ def test_a_baseline_rich_campaign_on_the_stand_ins_replays_exactly(work, tmp_pat
             assert r[field] == second[key][field], (key, field)
         assert r["cost"]["total"] == second[key]["cost"]["total"]
     assert "replayed 6/6 cell(s)" in again.stdout
+
+
+def test_the_report_pairs_the_two_contexts_and_quotes_the_paper_apart(work, tmp_path):
+    for context in ("paper", "rich"):
+        proc = run_cli("bench", "--models", "scripted:faults", "--protocol", "baseline", "--context", context,
+                       "--steps", "sbsep,categorization", "--trials", "3", "--fault-seed", "1",
+                       "--out", tmp_path / context, "--workdir", work, *SETS)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_cli("report", tmp_path / "paper", tmp_path / "rich", "--out", tmp_path / "both")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "both" / "summary.json").read_text())
+    (pair,) = summary["paired"]
+    assert pair["protocol"] == "baseline" and set(pair["steps"]) == {"sbsep", "categorization"}
+    assert all(r["n"] == 3 and 0 <= r["p_mcnemar"] <= 1 for r in pair["steps"].values())
+    page = (tmp_path / "both" / "report.html").read_text()
+    assert "Context: paper vs rich" in page and "paper (quoted, not measured)" in page and "58 ± 3 %" in page
+    assert summary["quoted"]["measured"]
+
+
+def test_mcnemar_and_the_paired_difference():
+    from hepmini.bench import method
+
+    a = {k: {"status": s} for k, s in enumerate(["failed", "failed", "success", "failed"])}
+    b = {k: {"status": s} for k, s in enumerate(["success", "success", "success", "infrastructure"])}
+    r = method.paired_step(a, b)
+    assert (r["n"], r["a"], r["b"], r["b_only"], r["a_only"]) == (3, 1 / 3, 1.0, 2, 0)
+    assert r["difference"] == 2 / 3 and r["p_mcnemar"] == 0.5 and r["low"] < r["difference"] < r["high"] <= 1

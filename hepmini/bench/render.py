@@ -2,7 +2,7 @@
 
 from hepmini.agent.models import is_standin
 from hepmini.agent.prompts import ERROR_CATEGORIES
-from hepmini.bench import charts, svg, trials
+from hepmini.bench import charts, method, svg, trials
 from hepmini.bench.assets import CSS, LIVE_JS, TRIALS_JS
 from hepmini.bench.fmt import SCRIPTED_NOTE, breakable, mean_std_text, pct, shown, step_label
 from hepmini.bench.sections import section_campaigns, section_classifier, section_provenance
@@ -227,7 +227,7 @@ def page(s: dict, rows=(), live=None) -> str:
     merged = len((s.get("campaigns") or {}).get("campaigns") or ()) > 1
     body = [
         *header(s, live), section_campaigns(s),
-        "<h2>Success</h2>", fig_heatmap(s), table_models(s),
+        "<h2>Success</h2>", fig_heatmap(s), table_models(s), method.section(s),
         "<h2>Errors</h2>", fig_errors_by_model(s), tables_errors(s),
         "<h2>Effort and cost per step</h2>", which_models(s),
         fig_series(s, "agent_work", "Agent work per step", "agent work", "",

@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from hepmini.agent.models import is_standin
-from hepmini.bench import metrics, trials
+from hepmini.bench import method, metrics, trials
 from hepmini.bench.fmt import mean_std_text, pct, shown, step_label
 from hepmini.files import atomic_write_text
 from hepmini.agent.prompts import ERROR_CATEGORIES
@@ -179,6 +179,7 @@ def summary_of(records: list, problems: list, spec=None, *, all_models: bool = F
                    problems=[str(p) for p in problems],
                    scripted_models=[m for m in summary["models"] if is_standin(m)],
                    figure_models=figure_models(summary, all_models), campaigns=campaigns,
+                   paired=method.paired(records), quoted=method.quoted(records),
                    generated=time.strftime("%Y-%m-%d %H:%M:%S"))
     return summary
 

@@ -222,6 +222,17 @@ def _check_count(value, name, minimum):
     return int(value)
 
 
+def _grid_index(current, num_bins: int):
+    """The boundaries as indices of the grid's edges (0 and num_bins always among them); off the grid: an error."""
+    index = np.rint(current * num_bins).astype(np.intp)
+    off = np.abs(_edges(num_bins)[index] - current) > GRID_TOLERANCE
+    if off.any():
+        raise ToolInputError(f"boundary {current[off][0]!r} is not on the grid of num_bins={num_bins} "
+                             f"(np.linspace(0, 1, {num_bins + 1})); use boundaries returned by "
+                             "place_boundary with the same num_bins")
+    return np.unique(index)
+
+
 def place_boundary(signal_df, bkgd_df, boundaries, num_bins, min_events):
     """Return optimal location to place next boundary based on current boundaries, and resulting significance.
 
@@ -250,15 +261,7 @@ def place_boundary(signal_df, bkgd_df, boundaries, num_bins, min_events):
     num_bins = _check_count(num_bins, "num_bins", 2)
     min_events = _check_count(min_events, "min_events", 0)
     current = _as_boundaries(boundaries)
-    edges = _edges(num_bins)
-    # Existing boundaries as grid indices (0 and num_bins always among them).
-    index = np.rint(current * num_bins).astype(np.intp)
-    off = np.abs(edges[index] - current) > GRID_TOLERANCE
-    if off.any():
-        raise ToolInputError(f"boundary {current[off][0]!r} is not on the grid of num_bins={num_bins} "
-                             f"(np.linspace(0, 1, {num_bins + 1})); use boundaries returned by "
-                             "place_boundary with the same num_bins")
-    index = np.unique(index)
+    edges, index = _edges(num_bins), _grid_index(current, num_bins)
     cand = np.setdiff1d(np.arange(1, num_bins), index, assume_unique=True)
     sig_w, sig_n = signal_df.grid(num_bins)
     bkg_w, bkg_n = bkgd_df.grid(num_bins)

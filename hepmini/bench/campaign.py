@@ -323,7 +323,6 @@ def pick_cells(spec: Spec, cell=None) -> list:
     return [cells[cell]]
 
 
-
 # ---- command line ------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import pytest
 from support.workdirs import REF_SETTINGS, ROOT_DIR, copy_workdir, run_cli, work_config
 from support.fakes import OPENAI_429_TPM, OPENAI_500, FakeClock, OpenAIFake, Resp, loopback_session, openai_completion
 
-from hepmini.bench import campaign
+from hepmini.bench import campaign, specs
 from hepmini.bench import store
 from hepmini.llm.client import client_for
 from hepmini.bench import pacing
@@ -38,7 +38,7 @@ make_cfg = work_config
 
 def make_spec(cfg, out, models, steps="step5", trials=1, budget=None):
     args = SimpleNamespace(models=models, steps=steps, trials=trials, max_iterations=None, budget=budget, workdir=None)
-    return campaign.spec_from_args(cfg, args, Path(out))[1]
+    return specs.spec_from_args(cfg, args, Path(out))[1]
 
 
 class Factory:

@@ -16,7 +16,7 @@ from support.workdirs import REF_SETTINGS, copy_workdir, run_cli
 from test_metrics import CLAUDE, FIXTURE, OPENAI, write_campaign
 
 from hepmini import cli
-from hepmini.bench import campaign, charts, fmt, report, store, svg
+from hepmini.bench import charts, fmt, report, specs, store, svg
 
 
 @pytest.fixture
@@ -241,26 +241,26 @@ def test_models_and_steps_are_added_to_a_campaign_without_touching_its_cells(tmp
 
     cfg = config.resolve({"workdir": tmp_path / "work", **REF_SETTINGS}, environ={}, cwd=tmp_path)
     out = tmp_path / "camp"
-    _, first = campaign.spec_from_args(cfg, _args(models="scripted:oracle", steps="step5", trials=2), out)
+    _, first = specs.spec_from_args(cfg, _args(models="scripted:oracle", steps="step5", trials=2), out)
     store.ensure_spec(out, first)
     (out / "cells" / "scripted__oracle" / "step5" / "trial-1").mkdir(parents=True)
     (out / "cells" / "scripted__oracle" / "step5" / "trial-1" / "result.json").write_text('{"status": "success"}')
     before = _tree(out)
-    _, wider = campaign.spec_from_args(cfg, _args(models="scripted:faults,scripted:oracle", steps="step4,step5"), out)
+    _, wider = specs.spec_from_args(cfg, _args(models="scripted:faults,scripted:oracle", steps="step4,step5"), out)
     assert wider.models == ("scripted:oracle", "scripted:faults") and wider.steps == ("step5", "step4")
     assert wider.trials == 2 and wider.created == first.created      # left out: the stored value
     stored = store.ensure_spec(out, wider)
     assert store.Spec.load(out) == stored == wider and _tree(out) == before
     assert json.loads((out / "campaign.jsonl").read_text().splitlines()[-1])["event"] == "widened"
-    _, one_more = campaign.spec_from_args(cfg, _args(models="scripted:oracle,scripted:faults,openai:gpt-5"), out)
+    _, one_more = specs.spec_from_args(cfg, _args(models="scripted:oracle,scripted:faults,openai:gpt-5"), out)
     assert one_more.models[-1] == "openai:gpt-5" and one_more.steps == wider.steps     # --steps left out: kept
-    _, steps_only = campaign.spec_from_args(cfg, _args(steps="step5,step4,step1"), out)
+    _, steps_only = specs.spec_from_args(cfg, _args(steps="step5,step4,step1"), out)
     assert steps_only.steps == ("step5", "step4", "step1") and steps_only.models == wider.models
     for kw, needle in ((dict(models="scripted:oracle,scripted:faults", temperature=0.5), "temperature 0.0 here, 0.5"),
                        (dict(models="scripted:faults"), "models scripted:oracle,scripted:faults here, "
                                                         "scripted:faults asked (models and steps may be added"),
                        (dict(models="scripted:oracle,scripted:faults", max_iterations=1), "max_iterations 3 here")):
-        _, spec = campaign.spec_from_args(cfg, _args(**kw), out)
+        _, spec = specs.spec_from_args(cfg, _args(**kw), out)
         with pytest.raises(store.CampaignError, match=re.escape(needle)):
             store.check_spec(out, spec)
     assert _tree(out) == before

@@ -100,7 +100,8 @@ def add_export(parser) -> None:
 
 def _replay(cfg, args, out: Path) -> int:
     """`bench --replay SRC --out DIR`: SRC's campaign again, every call answered by its cassettes."""
-    from hepmini.bench.campaign import run_campaign, spec_from_args
+    from hepmini.bench.campaign import run_campaign
+    from hepmini.bench.specs import spec_from_args
     from hepmini.bench.store import check_spec
     from hepmini.errors import CampaignError
 
@@ -118,7 +119,8 @@ def _replay(cfg, args, out: Path) -> int:
 
 def cmd_bench(cfg, args) -> int:
     """`python -m hepmini bench ...`: run, resume or list a campaign; 0 when every cell asked for has finished."""
-    from hepmini.bench.campaign import pick_cells, run_campaign, spec_from_args
+    from hepmini.bench.campaign import pick_cells, run_campaign
+    from hepmini.bench.specs import spec_from_args
     from hepmini.bench.preflight import check_standins, dry_run, resume_line
     from hepmini.bench.store import cell_list, check_spec
 

@@ -91,9 +91,9 @@ def _setting(value) -> str:
 def campaign_from(cfg, args, out: Path):
     """The bench Spec named by --models/--steps/--trials/--max-iterations/--budget, checked as bench checks it."""
     from hepmini.agent.models import check_name
-    from hepmini.bench import campaign
+    from hepmini.bench import specs
 
-    _, spec = campaign.spec_from_args(cfg, args, out)
+    _, spec = specs.spec_from_args(cfg, args, out)
     for name in spec.models:  # a typo should fail here, not after the jobs waited in the queue
         check_name(name, cfg)
     return spec

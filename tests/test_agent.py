@@ -220,6 +220,9 @@ def test_all_with_a_model_chains_the_agents_own_outputs(work):
     assert [r[0] for r in rows] == ["step1", "step2", "step3", "step4", "step5"]
     assert all(r[2] == "success" and r[3] == "PASS" for r in rows), proc.stdout
     assert "5/5 steps succeeded" in proc.stdout
+    found = [ln for ln in lines if ln.startswith("agent's ")]   # what the agent's own chain found
+    assert found[0].startswith("agent's classifier (step4): HistGradientBoostingClassifier"), proc.stdout
+    assert re.match(r"agent's categories \(step5\): boundaries .*final Z = \d", found[1]), proc.stdout
     run = next((work / "agent").glob("*-chained-scripted_oracle"))
     step3 = json.loads((run / "step3_preprocess" / "trial-001" / "result.json").read_text())
     assert step3["inputs_mode"] == "chained"

@@ -160,5 +160,6 @@ def test_a_chain_skips_the_steps_whose_inputs_an_earlier_step_never_wrote(work):
     assert rows == {"step1": "failed", "step2": "failed", "step3": "skipped", "step4": "skipped",
                     "step5": "skipped"}, proc.stdout
     assert "step3: skipped (input(s) missing from the agent's earlier steps: " in proc.stdout
+    assert "agent's classifier" not in proc.stdout and "agent's categories" not in proc.stdout
     run = next((work / "agent").glob("*-chained-scripted_faults_missing_file_stubborn"))
     assert json.loads((run / "step5_categorize" / "trial-001" / "result.json").read_text())["status"] == "skipped"

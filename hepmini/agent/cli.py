@@ -186,7 +186,23 @@ def _agent_all(cfg, args) -> int:
     print(table(results))
     ok = sum(r["status"] == "success" for r in results)
     print(f"{ok}/{len(results)} steps succeeded")
+    for line in found_lines(results):
+        print(f"agent's {line}")
     return 0 if ok == len(results) else 1
+
+
+def found_lines(results: list) -> list:
+    """The classifier and categories lines of the agent's validated outputs (as `all` prints the reference's)."""
+    from hepmini.analysis.cli import results_lines
+
+    rules = layout.rules()
+    passed = [Path(r["trial_dir"]) / "outputs" for r in results if r["status"] == "success"]
+    home = {rel: next((d for d in passed if (d / rel).is_file() and not (d / rel).is_symlink()), None)
+            for rel in (rules.CLASSIFIER_INFO, rules.BOUNDARIES)}
+    if not any(home.values()):
+        return []
+    missing = Path("/nonexistent")
+    return results_lines(home[rules.CLASSIFIER_INFO] or missing, home[rules.BOUNDARIES] or missing)
 
 
 def table(results: list) -> str:

@@ -46,19 +46,20 @@ def run_reference(cfg, args) -> int:
     return 0
 
 
-def results_lines(solution: Path) -> list:
+def results_lines(solution: Path, categories: Path = None) -> list:
     """What the analysis found, in two lines: the classifier used (step 4) and the categories (step 5)."""
     rules = layout.rules()
+    categories = categories or solution
     lines = []
     try:
         lines.append(f"classifier (step4): {_backend(json.loads((solution / rules.CLASSIFIER_INFO).read_text()))}")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError):
         pass
     try:
-        bounds, sig = (_floats(solution / rel) for rel in (rules.BOUNDARIES, rules.SIGNIFICANCES))
+        bounds, sig = (_floats(categories / rel) for rel in (rules.BOUNDARIES, rules.SIGNIFICANCES))
         lines.append(f"categories (step5): boundaries {', '.join(f'{b:.4g}' for b in bounds)}; significance "
                      f"{' -> '.join(f'{z:.4g}' for z in sig)} (null first; final Z = {sig[-1]:.4g})")
-    except (OSError, ValueError, KeyError, IndexError, struct.error):
+    except (OSError, ValueError, KeyError, IndexError, TypeError, SyntaxError, struct.error):
         pass
     return lines
 

@@ -57,7 +57,7 @@ test: $(VENV)/.testing chromium
 test-fast: $(VENV)/.testing
 	$(PY) -m pytest -q -m "not slow" $(ARGS)
 
-perf: $(VENV)/.runtime
+perf: $(VENV)/.testing
 	$(PY) perf/perf.py $(ARGS)
 	$(PY) perf/perf_bench.py
 	$(PY) perf/perf_report.py

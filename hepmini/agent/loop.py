@@ -2,7 +2,7 @@
 
 One trial: the supervisor turns the step's task into a worker prompt and a call record; the coder
 answers with exactly one ```python block (anything else is a format error, fed back to it and
-counted); the code runs in the sandbox (hepmini.agent.sandbox) with the trial dir as cwd; the supervisor
+counted); the code runs in the sandbox (hepmini.agent.sandbox) on a fresh scratch as cwd; the supervisor
 reviews the exit code, the truncated output and which expected outputs exist, and answers
 `VERDICT: ACCEPT` or `VERDICT: REVISE` with new instructions. At most `max_iterations` coder rounds
 (default 3, so at most 7 API calls). The loop ends by an exception that names why (`stop`), as in

@@ -115,6 +115,34 @@ def test_verdicts_and_worker_prompts():
             replies.worker_prompt(text)
 
 
+# What the real local model (Qwen2.5-Coder-1.5B) wrote in a campaign: its record, then code and prose naming the
+# same paths again; the command once got four output files, the last `summary.txt`.` with its backtick.
+REAL_RECORD = """## Call record:
+Input files: data/GamGam/Data/data_A.GamGam.root data/GamGam/MC/mc_343981.ggH125_gamgam.GamGam.root
+Output files: outputs/inspect/summary.json outputs/inspect/summary.txt
+
+## Generated Code:
+```python
+with open("outputs/inspect/summary.json", "w") as f:
+    pass
+```
+
+The script then writes the summary to two files: `outputs/inspect/summary.json` and `outputs/inspect/summary.txt`.
+"""
+
+
+@pytest.mark.parametrize("text, inputs, outputs", [
+    (REAL_RECORD, ["data/GamGam/Data/data_A.GamGam.root", "data/GamGam/MC/mc_343981.ggH125_gamgam.GamGam.root"],
+     ["outputs/inspect/summary.json", "outputs/inspect/summary.txt"]),
+    ("## Call record:\nOutput files:\n1. `outputs/a.npy`,\n2. outputs/b.npy.\nInput files:\n- inputs/x.npy\n"
+     "- inputs/x.npy\nThese are read by the script.", ["inputs/x.npy"], ["outputs/a.npy", "outputs/b.npy"]),
+    ("## Call record:\nInput files: none (the task reads data/ directly)\nOutput files: scores.npy", [], []),
+    ("no record at all", [], []),
+])
+def test_the_call_record_lists_end_where_the_paths_end(text, inputs, outputs):
+    assert replies.call_record_files(text) == (inputs, outputs)
+
+
 ECHO = ("VERDICT: REVISE\n## Worker Prompt\n<the complete revised instructions for the coder: everything from the "
         "original instructions that still applies, with the mistake named and the fix stated precisely. Return "
         "complete, executable Python code.>\n## Call record:\n<the root cause>")

@@ -100,14 +100,41 @@ MAX_FILES, MAX_PATH = 64, 512       # what a call record may pass to the script:
 def call_record_files(text: str) -> tuple:
     r"""(input paths, output paths) listed under "Input files:" and "Output files:" in a supervisor's call record.
 
+    A list ends at the first blank line after it, or at the first line that is not only paths (prose, code, a
+    heading): what a model writes after its record is never read as a path.
+
     >>> call_record_files("## Call record:\nasked\nInput files:\n- inputs/a.npy\nOutput files:\nout/b.npy, out/c.npy")
     (['inputs/a.npy'], ['out/b.npy', 'out/c.npy'])
+    >>> call_record_files("Call record:\nOutput files: `o/s.json` o/s.txt\n\nIt writes `o/s.json` and `o/x.txt`.")
+    ([], ['o/s.json', 'o/s.txt'])
     """
-    record = re.split(r"(?im)^\W*call record\W*$", text or "", maxsplit=1)[-1]
+    lines = re.split(r"(?im)^\W*call record\W*$", text or "", maxsplit=1)[-1].splitlines()
     found = {}
-    for label, body in re.findall(r"(?ims)^\W*(input|output) files\s*:(.*?)(?=^\W*(?:input|output) files\s*:|\Z)",
-                                  record):
-        paths = [p.strip(" `'\"-*") for line in body.splitlines() for p in re.split(r"[,\s]+", line.strip(" -*"))]
-        found[label.lower()] = [p for p in paths if p and "/" in p and len(p) <= MAX_PATH][:MAX_FILES]
+    for i, line in enumerate(lines):
+        label = _FILES_LABEL.match(line)
+        if not label or label.group(1).lower() in found:
+            continue
+        paths = [p for p in _tokens(label.group(2)) if "/" in p]
+        for following in lines[i + 1:]:
+            tokens = _tokens(following)
+            if not following.strip() and paths or _FILES_LABEL.match(following) or not all(map(_is_path, tokens)):
+                break
+            paths += tokens
+        kept = [p for p in dict.fromkeys(paths) if "/" in p and not p.endswith("/") and len(p) <= MAX_PATH]
+        found[label.group(1).lower()] = kept[:MAX_FILES]
     return found.get("input", []), found.get("output", [])
+
+
+_FILES_LABEL = re.compile(r"(?i)^\W*(input|output) files\s*:(.*)$")
+
+
+def _tokens(line: str) -> list:
+    """The words of one line of a file list, without list markers, quotes and trailing punctuation."""
+    line = re.sub(r"^\s*(?:[-*+\u2022]|\d+[.)])\s+", "", line)
+    return [w for w in (t.strip("`'\"*()[]").rstrip(".,;:").strip("`'\"") for t in re.split(r"[,\s]+", line)) if w]
+
+
+def _is_path(word: str) -> bool:
+    """A word that names a file (a/b.c, a/b, b.npy), not prose."""
+    return "/" in word or bool(re.fullmatch(r"[\w.-]+\.\w{1,8}", word))
 

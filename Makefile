@@ -87,13 +87,14 @@ smoke-local: $(VENV)/.testing local-model
 
 # The committed real campaign (docs/bench-local/): the five steps x 3 trials with the local model, once with the
 # paper's context and once with the rich one (paper §V.1's proposed fix), both on one llama-server with 2 slots;
-# then the paper's LLM classifier run with the same model, and one report of the two side by side. About two hours
-# on 2 cores. Re-running resumes: finished cells are kept.
+# then the paper's LLM classifier run with the same model, and one report of the two side by side. Several hours
+# on 2 cores (a 2,048-token reply takes 4-15 min there, hence a 3-hour wall limit per trial instead of the 1-hour
+# default). Re-running resumes: finished cells are kept.
 LOCAL_TRIALS ?= 3
 LOCAL_OUT    ?= work/bench-local
 LOCAL_SETS   ?= --workdir work/bench-local-work --set scale=0.2 --set classifier=hgb
 LOCAL_BENCH   = $(PY) -m hepmini bench --models local --steps step1,step2,step3,step4,step5 --trials $(LOCAL_TRIALS) \
-                --max-output-tokens 2048 $(LOCAL_SETS)
+                --max-output-tokens 2048 --time-limit 10800 $(LOCAL_SETS)
 bench-local: local-model
 	mkdir -p $(LOCAL_OUT)
 	$(PY) -m hepmini serve --slots 2 --workdir $(LOCAL_OUT) > $(LOCAL_OUT).serve.log 2>&1 & echo $$! > $(LOCAL_OUT).serve.pid; \

@@ -3,15 +3,18 @@
 Each command belongs to one layer, whose `cli.py` declares its options (`add_<command>`) and runs it
 (`cmd_<command>`). Those modules import only argparse-level code at the top, so `--help` and an
 up-to-date `all` never import numpy, uproot or torch. Exit codes: 0 success, 1 a run that failed,
-2 a usage error (a bad flag, setting, name or path), 130 interrupted.
+2 a usage error (a bad flag, setting, name or path), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM:
+the trial in progress still records how it ended).
 """
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from hepmini import __version__
-from hepmini.errors import HepminiError
+from hepmini.errors import HepminiError, Terminated
 
 # name -> (layer whose cli.py runs it, one-line summary)
 COMMANDS = {
@@ -76,14 +79,37 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     command = ALIASES.get(args.command, args.command)
+    previous = _stop_on_sigterm()
     try:
         cfg = _config(args)
         return int(_function("cmd", command)(cfg, args) or 0)
     except HepminiError as exc:
         print(f"hepmini: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("hepmini: terminated by SIGTERM", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("hepmini: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 141
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """Make SIGTERM stop a command as Ctrl-C does, so a trial killed by `kill` still records how it ended.
+
+    The first SIGTERM raises Terminated; the default action is back for a second one (a process that must
+    die now). Returns the handler to restore, None when not in the main thread (signals are main-thread only).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated("stopped by SIGTERM")
+
+    return signal.signal(signal.SIGTERM, terminate)

@@ -21,6 +21,10 @@ class HepminiError(Exception):
         return {"kind": self.kind, "retryable": self.retryable, "message": str(self)}
 
 
+class Terminated(KeyboardInterrupt):
+    """The process got SIGTERM (a `kill`, a batch system's end of job): it stops as on Ctrl-C, recording how."""
+
+
 class UsageError(HepminiError):
     """The command was given something it cannot use (a flag, setting, name or path); nothing was done."""
 

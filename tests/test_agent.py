@@ -1,9 +1,12 @@
 """The supervisor-coder loop end to end: real sandbox runs, scripted and loopback models, the paper's log layouts."""
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -378,3 +381,23 @@ def test_cli_refuses_bad_requests_with_one_line(work, tmp_path):
     proc = run_cli("agent", "step5", "--model", "scripted:oracle", "--inputs", "chained", "--out", tmp_path,
                    "--workdir", work, *SETS)
     assert proc.returncode == 2 and "no agent trial of step3" in proc.stderr
+
+
+def test_sigterm_ends_a_running_trial_with_its_record(work, tmp_path):
+    """`kill` (a batch system's end of job) stops the command as Ctrl-C does: the trial says how it ended."""
+    out = tmp_path / "run"
+    with OpenAIFake(key=KEY) as fake:
+        fake.always(Resp(200, openai_completion("## Worker Prompt\nx\n## Call record:\ny\n", "gpt-4.1"), delay=60))
+        env = {**os.environ, "PYTHONPATH": str(ROOT_DIR), "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url + "/v1"}
+        proc = subprocess.Popen([sys.executable, "-m", "hepmini", "agent", "step5", "--model", "openai:gpt-4.1",
+                                 "--out", out, "--workdir", work, *SETS], cwd=ROOT_DIR, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not fake.requests and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)   # the trial is waiting on its first call
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "terminated by SIGTERM" in stderr, stdout + stderr
+    result = json.loads(next(out.rglob("result.json")).read_text())
+    assert (result["status"], result["error"]["kind"]) == ("harness_error", "Terminated"), result
+    assert "stopped by SIGTERM" in result["reason"]

@@ -170,8 +170,8 @@ class Campaign:
                 for future in done:
                     self.finish(running.pop(future), *future.result())
         except KeyboardInterrupt:
-            self.progress.note(f"interrupted: waiting for {len(running)} cell(s) in flight (Ctrl-C again abandons "
-                               "them; a resume re-runs them)")
+            self.progress.note(f"interrupted: waiting for {len(running)} cell(s) in flight (Ctrl-C or SIGTERM "
+                               "again abandons them; a resume re-runs them)")
             try:
                 for future in list(running):
                     self.finish(running.pop(future), *future.result())

@@ -21,6 +21,7 @@ import pytest
 
 from hepmini.agent import cgroups, copyout, sandbox_proc
 from hepmini.agent.sandbox import Limits, run_python
+from support.procs import processes_with
 
 REPO = Path(__file__).resolve().parent.parent
 ROOT = os.geteuid() == 0
@@ -60,18 +61,6 @@ def contained(res) -> None:
     """Skip when the kernel refused the namespaces this test is about."""
     if not res.isolation.get("mountns"):
         pytest.skip(f"no mount namespace here: {res.isolation.get('namespaces_reason')}")
-
-
-def running(marker: str) -> list:
-    """Pids of processes whose command line holds `marker` (a run's leftovers, seen from the host)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        try:
-            if entry.name.isdigit() and marker.encode() in Path(entry.path, "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def test_normal_script_gets_numpy_and_tools_and_its_output_captured(world):
@@ -226,7 +215,7 @@ def test_fork_bomb_is_bounded_and_fully_killed(world):
                 pass
     """, limits=Limits(wall_seconds=3, processes=32, output_bytes=2**20), args=[marker])
     assert res.timed_out and res.killed_reason == "wall-clock timeout"
-    assert res.isolation["leftover_pids"] == [] and running(marker) == []
+    assert res.isolation["leftover_pids"] == [] and processes_with(marker) == []
     if ROOT:
         assert sandbox_proc.processes_of(res.isolation["uid"]) == []
     assert subprocess.run(["true"], timeout=5).returncode == 0  # the machine is still usable
@@ -261,7 +250,7 @@ def test_detached_grandchild_is_killed(world):
         print("parent exits, daemon lives on")
     """, args=[marker])
     assert res.returncode == 0, res.stderr_tail
-    assert (world.trial / "outputs" / "daemon.started").exists() and running(marker) == []
+    assert (world.trial / "outputs" / "daemon.started").exists() and processes_with(marker) == []
     if ROOT:
         assert sandbox_proc.processes_of(res.isolation["uid"]) == []
 

@@ -103,25 +103,20 @@ def _unshare(libc, spec: dict) -> dict:
     return {"namespaces": [], "namespaces_reason": tried[-1]}
 
 
-def wrap(spec: dict) -> None:
-    """The wrapper: limits and namespaces for itself and what it starts, then init; mirrors init's end."""
-    status = spec["status_fd"]
+def _setup_then_fork(status: int, setup) -> tuple:
+    """Run `setup()` -> (report, state), send the report to the harness and fork; on any failure send why, exit 126."""
     try:
-        for path in spec["cgroup_procs"]:  # first: every process of the run is counted from its start
-            with open(path, "w") as fh:
-                fh.write(str(os.getpid()))
-        os.umask(0o022)
-        report, libc = {}, load_libc()
-        check_libc(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")  # dies with the harness
-        report.update(_unshare(libc, spec))  # before the next line: it makes /proc/self/uid_map root's
-        check_libc(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")        # no ptrace or /proc/PID/fd from the run
-        if "mount" in report["namespaces"]:
-            _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing done below propagates to the host
+        report, state = setup()
         os.write(status, marshal.dumps(report))
-        pid = os.fork()
+        return report, state, os.fork()
     except BaseException as exc:
         os.write(status, marshal.dumps({"error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
         os._exit(126)
+
+
+def wrap(spec: dict) -> None:
+    """The wrapper: limits and namespaces for itself and what it starts, then init; mirrors init's end."""
+    report, libc, pid = _setup_then_fork(spec["status_fd"], lambda: _wrap_setup(spec))
     if pid == 0:
         init(libc, spec, report["namespaces"])
     while True:
@@ -131,6 +126,21 @@ def wrap(spec: dict) -> None:
         except InterruptedError:
             continue
     os._exit(os.waitstatus_to_exitcode(code) & 0xFF)
+
+
+def _wrap_setup(spec: dict) -> tuple:
+    """The wrapper's own measures: its cgroups, PDEATHSIG, the namespaces, not dumpable; (report, libc)."""
+    for path in spec["cgroup_procs"]:  # first: every process of the run is counted from its start
+        with open(path, "w") as fh:
+            fh.write(str(os.getpid()))
+    os.umask(0o022)
+    report, libc = {}, load_libc()
+    check_libc(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")  # dies with the harness
+    report.update(_unshare(libc, spec))  # before the next line: it makes /proc/self/uid_map root's
+    check_libc(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")        # no ptrace or /proc/PID/fd from the run
+    if "mount" in report["namespaces"]:
+        _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing done below propagates to the host
+    return report, libc
 
 
 # ---- init: the new root -------------------------------------------------------------------------
@@ -233,25 +243,7 @@ def _send_fd(sock: int, fd: int) -> None:
 def init(libc, spec: dict, namespaces: list) -> None:
     """PID 1 of the run: the new root, the script, and the reaping; never returns."""
     status = spec["status_fd"]
-    try:
-        check_libc(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")
-        check_libc(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
-        report = {"mountns": "mount" in namespaces, "netns": "net" in namespaces, "pidns": "pid" in namespaces,
-                  "userns": "user" in namespaces, "root": "host (no mount namespace)"}
-        if report["mountns"]:
-            scratch = _build(libc, spec)
-            _send_fd(spec["fd_sock"], scratch)
-            os.close(scratch)
-            _pivot(libc, spec["stage"])
-            report["root"] = "minimal (tmpfs + read-only binds, pivot_root)"
-        else:
-            os.close(spec["fd_sock"])
-        report["uid_dropped"] = _can_drop(spec, report)
-        os.write(status, marshal.dumps(report))
-        pid = os.fork()
-    except BaseException as exc:
-        os.write(status, marshal.dumps({"error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
-        os._exit(126)
+    report, _, pid = _setup_then_fork(status, lambda: (_init_setup(libc, spec, namespaces), None))
     if pid == 0:
         _script(libc, spec, report["uid_dropped"])
     while True:
@@ -266,6 +258,24 @@ def init(libc, spec: dict, namespaces: list) -> None:
                 ["exit", os.waitstatus_to_exitcode(code)]
             os.write(status, marshal.dumps({"status": how}))
             os._exit(0)  # as PID 1: the kernel now kills everything the run left in its namespace
+
+
+def _init_setup(libc, spec: dict, namespaces: list) -> dict:
+    """Init's measures: PDEATHSIG, not dumpable, the minimal root (its scratch's fd sent to the harness)."""
+    check_libc(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")
+    check_libc(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
+    report = {"mountns": "mount" in namespaces, "netns": "net" in namespaces, "pidns": "pid" in namespaces,
+              "userns": "user" in namespaces, "root": "host (no mount namespace)"}
+    if report["mountns"]:
+        scratch = _build(libc, spec)
+        _send_fd(spec["fd_sock"], scratch)
+        os.close(scratch)
+        _pivot(libc, spec["stage"])
+        report["root"] = "minimal (tmpfs + read-only binds, pivot_root)"
+    else:
+        os.close(spec["fd_sock"])
+    report["uid_dropped"] = _can_drop(spec, report)
+    return report
 
 
 def _can_drop(spec: dict, report: dict) -> bool:

@@ -4,26 +4,15 @@ import os
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
+from support.procs import processes_with
+
 from .attack_range import evidence
 
 from hepmini.agent.sandbox import Limits
 
 SMALL = Limits(memory_bytes=2**30, scratch_bytes=256 * 2**20, file_bytes=128 * 2**20, processes=64, cpu_seconds=60)
-
-
-def still_running(marker: str) -> list:
-    """Pids of processes whose command line holds `marker`, seen from the host."""
-    found = []
-    for entry in os.scandir("/proc"):
-        try:
-            if entry.name.isdigit() and marker.encode() in Path(entry.path, "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def test_attack_memory_held_across_processes(range_):
@@ -103,7 +92,7 @@ def test_attack_fork_bomb(range_):
     """, limits=Limits(processes=32), exec_timeout=3)
     run = a.run()
     assert (run["killed_reason"], run["timed_out"]) == ("wall-clock timeout", True)
-    assert run["isolation"]["leftover_pids"] == [] and still_running(marker) == []
+    assert run["isolation"]["leftover_pids"] == [] and processes_with(marker) == []
     assert subprocess.run(["true"], timeout=5).returncode == 0 and a.r["status"] == "failed"
     evidence(a)
 
@@ -147,7 +136,7 @@ def test_attack_detached_daemon_outlives_its_run(range_):
             time.sleep(0.01)
         print("the daemon runs on")
     """)
-    assert still_running(marker) == [] and (a.dir / "outputs" / "daemon.up").exists()
+    assert processes_with(marker) == [] and (a.dir / "outputs" / "daemon.up").exists()
     assert a.run()["isolation"]["leftover_pids"] == []
     evidence(a)
 

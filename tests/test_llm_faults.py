@@ -38,6 +38,7 @@ def test_a_server_trickling_its_status_line_cannot_pass_the_deadline(protocol, t
     assert time.monotonic() - start < 2.5 and len(err.value.attempts) == 1
 
 
+@pytest.mark.slow   # a property test over random byte schedules: seconds per protocol
 @pytest.mark.parametrize("protocol", sorted(FAKES))
 def test_the_deadline_holds_for_any_byte_pattern(protocol, tmp_path):
     rng = random.Random(f"deadline-{protocol}")

@@ -85,6 +85,7 @@ def test_the_listing_hides_links_that_lead_out(served):
     assert b"in-link.json" in listing and b"out-link.txt" not in listing
 
 
+@pytest.mark.slow   # waits for a campaign's cells to land one after another
 def test_the_live_report_follows_a_running_campaign(served):
     d, port = served
     first = json.loads(get(port, view.STATUS_PATH)[2])

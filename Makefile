@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS   ?=
 
 .PHONY: chromium run all data step1 step2 step3 step4 step5 status test test-fast perf bench-demo clean distclean venv \
-        local-model smoke-local bench-local perf-local
+        local-model smoke-local bench-local docs-local perf-local
 
 $(VENV)/.runtime: setup.cfg
 	@echo "make: setting up $(VENV) (a few minutes, once; later runs skip this)"
@@ -104,6 +104,14 @@ bench-local: local-model
 	wait $$a; wait $$b; \
 	$(PY) -m hepmini diagnose $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich --model local
 	$(PY) -m hepmini report $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich --out $(LOCAL_OUT)/report
+
+# Keep the finished real campaign in docs/bench-local/ (its records, cassettes and generated code; not the data or
+# outputs), its report, and a picture of the report's top.
+docs-local:
+	for c in paper rich; do $(PY) docs/keep_campaign.py $(LOCAL_OUT)/$$c docs/bench-local/$$c || exit 1; done
+	$(PY) -m hepmini report docs/bench-local/paper docs/bench-local/rich --out docs/bench-local/report
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=$$(mktemp -d) \
+	    --window-size=1400,2000 --screenshot=docs/bench-local/report.png docs/bench-local/report/report.html
 
 clean:
 	rm -rf work

@@ -121,7 +121,9 @@ def test_a_baseline_campaign_task_runs_on_the_stand_ins(work, tmp_path):
 
 def test_replay_reproduces_a_trial_and_reports_a_changed_prompt(work, tmp_path):
     first = run_cli("agent", "step5", "--model", "scripted:faults", "--out", tmp_path / "a", "--workdir", work, *SETS)
-    again = run_cli("agent", "step5", "--replay", tmp_path / "a", "--out", tmp_path / "b", "--workdir", work, *SETS)
+    # a replay needs no model: not even the default local one installed (CI's first machine had none)
+    again = run_cli("agent", "step5", "--replay", tmp_path / "a", "--out", tmp_path / "b", "--workdir", work, *SETS,
+                    "--set", "local_server=/nonexistent/llama-server")
     a, b = (json.loads(next((tmp_path / d).glob("step5_categorize/trial-001/result.json")).read_text())
             for d in ("a", "b"))
     assert first.returncode == again.returncode

@@ -141,7 +141,7 @@ def cmd_serve(cfg, args) -> int:
 
     server = localserver.server_for(cfg, args.slots)
     _say(f"starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")
-    server.start()
+    server.start(say=_say)
     localserver.keep(cfg, server)
     try:
         print(f"serving {server.model.name} at {server.url}/v1 ({server.slots} slot(s)); `--model local` in other "

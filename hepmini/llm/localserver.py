@@ -37,6 +37,7 @@ class LocalServer:
         self.threads, self.log, self.alias, self.startup = threads, Path(log), alias, startup
         self.env = dict(env or {})   # a clean environment: LLAMA_ARG_* variables would change the server
         self.proc, self.port, self.owned = None, None, True
+        self.repack = True           # llama.cpp's repacked-weight kernels; off after they crash at start (below)
 
     @property
     def url(self) -> str:
@@ -45,9 +46,24 @@ class LocalServer:
     def command(self, port: int) -> list:
         return [str(self.binary), "-m", str(self.model), "--host", "127.0.0.1", "--port", str(port),
                 "-c", str(self.context * self.slots), "-np", str(self.slots), "-t", str(self.threads),
-                "--alias", self.alias, "--no-webui"]
+                "--alias", self.alias, "--no-webui"] + ([] if self.repack else ["--no-repack"])
 
-    def start(self) -> "LocalServer":
+    def start(self, say=print) -> "LocalServer":
+        """Start, and once more without weight repacking if a signal killed it while it loaded the model."""
+        try:
+            return self._start()
+        except _CrashedAtStart as crash:
+            # Seen on a CPU that reports AMX inside a VM: the AMX repacked matmul of the warm-up decode dies
+            # with SIGSEGV/SIGILL. Plain kernels work everywhere; the provenance records the choice.
+            self.repack = False
+            say(f"local model: {crash}; starting again with --no-repack (llama.cpp's plain CPU kernels)")
+            try:
+                return self._start()
+            except _CrashedAtStart as again:
+                raise LocalModelError(f"{again}, also with --no-repack; the llama-server build does not run on "
+                                      f"this CPU: reinstall it (`make local-model`) or set local_server") from None
+
+    def _start(self) -> "LocalServer":
         """Start on a free port (another one if it was taken meanwhile) and wait until /health says ok."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
@@ -69,6 +85,9 @@ class LocalServer:
                 tail = self.log_tail()
                 if "couldn't bind" in tail:
                     raise _PortTaken()
+                if self.proc.returncode < 0:
+                    raise _CrashedAtStart(f"llama-server was killed by {_signal_name(-self.proc.returncode)} while "
+                                          f"loading the model (log: {self.log})")
                 raise LocalModelError(f"llama-server exited ({self.proc.returncode}) while starting: {_last_error(tail)}; "
                                       f"log: {self.log}")
             if health(self.url) == "ok":
@@ -116,12 +135,23 @@ class LocalServer:
         return {"server": "llama.cpp llama-server", "version": server_version(self.binary), "url": self.url,
                 "model_file": str(self.model), "model_sha256": local.check_model(self.model),
                 "slots": self.slots, "context_per_slot": self.context, "threads": self.threads,
+                "weight_repacking": self.repack,
                 "server_sampling_defaults": {k: defaults.get(k) for k in ("temperature", "top_k", "top_p", "min_p",
                                                                           "repeat_penalty", "seed") if k in defaults}}
 
 
 class _PortTaken(Exception):
     """The port was taken between choosing it and the server binding it."""
+
+
+class _CrashedAtStart(LocalModelError):
+    """A signal ended the server before it was ready (a CPU kernel it cannot run)."""
+
+
+def _signal_name(number: int) -> str:
+    with contextlib.suppress(ValueError):
+        return signal.Signals(number).name
+    return f"signal {number}"
 
 
 def free_port() -> int:
@@ -198,6 +228,7 @@ def _join_kept(cfg):
     server = LocalServer(Path(state["binary"]), Path(state["model_file"]), slots=state["slots"],
                          context=state["context_per_slot"], threads=state["threads"], log=Path(state["log"]))
     server.port, server.owned = int(state["url"].rsplit(":", 1)[1]), False
+    server.repack = state.get("repack", True)
     return server
 
 
@@ -213,7 +244,7 @@ def serving(cfg, models, slots: int = 1, say=print):
     else:
         server = server_for(cfg, slots)
         say(f"local model: starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")
-        server.start()
+        server.start(say=say)
     with _LOCK:
         _RUNNING["server"] = server
     try:
@@ -235,4 +266,4 @@ def keep(cfg, server: LocalServer) -> None:
     atomic_write_json(state_file(cfg), {"url": server.url, "binary": str(server.binary),
                                         "model_file": str(server.model), "slots": server.slots,
                                         "context_per_slot": server.context, "threads": server.threads,
-                                        "log": str(server.log), "pid": server.proc.pid})
+                                        "log": str(server.log), "pid": server.proc.pid, "repack": server.repack})

@@ -1,0 +1,142 @@
+"""The local model's server lifecycle, against a fake llama-server (a real process on 127.0.0.1 that misbehaves).
+
+The real binary is exercised by `make smoke-local`; here each failure a site can meet is made on purpose.
+"""
+
+import json
+import os
+import sys
+import textwrap
+import time
+
+import pytest
+from support.workdirs import run_cli
+
+from hepmini import config
+from hepmini.errors import LocalModelError
+from hepmini.llm import localserver
+
+# A llama-server stand-in: answers /health, /props and one chat completion, or fails the way MODE says.
+FAKE = textwrap.dedent('''\
+    import http.server, json, os, signal, sys, time
+    MODE = {mode!r}
+    args = sys.argv[1:]
+    if "--version" in args:
+        print("version: 0000 (fake)"); sys.exit(0)
+    print("0.00.000.001 I srv  load_model: loading model", flush=True)
+    if MODE == "crash" or (MODE == "crash-unless-no-repack" and "--no-repack" not in args):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if MODE == "error":
+        print("0.00.000.002 E llama_model_load: error loading model: tensor data is not within the file bounds",
+              flush=True)
+        sys.exit(1)
+    if MODE == "never-ready":
+        time.sleep(3600)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def reply(self, body):
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self.reply({{"status": "ok"}} if self.path == "/health" else
+                       {{"default_generation_settings": {{"params": {{"temperature": 0.8, "seed": -1}}}}}})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.reply({{"choices": [{{"index": 0, "finish_reason": "stop",
+                                      "message": {{"role": "assistant", "content": "pong"}}}}],
+                        "usage": {{"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}}})
+
+        def log_message(self, *a):
+            pass
+
+    http.server.HTTPServer(("127.0.0.1", int(args[args.index("--port") + 1])), Handler).serve_forever()
+''')
+
+
+def fake_server(tmp_path, mode: str):
+    """A config whose local model is a tiny GGUF file and whose llama-server is the fake in `mode`."""
+    binary = tmp_path / "llama-server"
+    binary.write_text(f"#!{sys.executable}\n" + FAKE.format(mode=mode))
+    binary.chmod(0o755)
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF" + bytes(60))
+    return config.resolve({"local_server": str(binary), "local_model": str(model), "cache_dir": str(tmp_path / "cache"),
+                           "workdir": str(tmp_path / "work")}, cwd=tmp_path)
+
+
+def gone(pid: int) -> bool:
+    """True once `pid` has exited (a zombie of ours counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_signal_while_loading_starts_the_server_again_without_repacking(tmp_path):
+    cfg, said = fake_server(tmp_path, "crash-unless-no-repack"), []
+    with localserver.serving(cfg, ["local"], say=said.append) as server:
+        assert "--no-repack" in server.command(server.port) and server.describe()["weight_repacking"] is False
+        pid = server.proc.pid
+    assert len(said) == 2 and "killed by SIGSEGV while loading the model" in said[1] and "--no-repack" in said[1]
+    assert gone(pid)
+
+
+def test_a_healthy_server_keeps_repacking_and_is_stopped_after_the_command(tmp_path):
+    cfg = fake_server(tmp_path, "ok")
+    with localserver.serving(cfg, ["local"], say=lambda line: None) as server:
+        assert "--no-repack" not in server.command(server.port) and server.describe()["weight_repacking"] is True
+        pid = server.proc.pid
+    assert gone(pid)
+
+
+@pytest.mark.parametrize("mode, words", [("crash", "killed by SIGSEGV while loading the model"),
+                                         ("error", "exited (1) while starting: llama_model_load: error loading")])
+def test_a_server_that_cannot_start_is_one_line_with_its_log_and_no_process(tmp_path, mode, words):
+    fake_server(tmp_path, mode)
+    proc = run_cli("ping", "local", "--set", f"local_server={tmp_path / 'llama-server'}",
+                   "--set", f"local_model={tmp_path / 'tiny.gguf'}", "--set", f"cache_dir={tmp_path / 'cache'}",
+                   cwd=tmp_path, timeout=120)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("hepmini: error:")]
+    assert proc.returncode != 0 and len(errors) == 1 and words in errors[0], proc.stderr
+    assert "llama-server.log" in errors[0] and "Traceback" not in proc.stderr
+    if mode == "crash":
+        assert "also with --no-repack" in errors[0]
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _runs(p, tmp_path / "llama-server")]
+
+
+def test_a_server_that_never_becomes_ready_is_stopped_at_the_startup_limit(tmp_path):
+    cfg = fake_server(tmp_path, "never-ready")
+    server = localserver.server_for(cfg, 1)
+    server.startup = 2.0
+    start = time.monotonic()
+    with pytest.raises(LocalModelError, match="did not become ready in 2s"):
+        server.start(say=lambda line: None)
+    assert time.monotonic() - start < 30 and gone(server.proc.pid)
+
+
+def test_a_kept_server_is_joined_with_its_repacking_choice(tmp_path):
+    cfg = fake_server(tmp_path, "crash-unless-no-repack")
+    kept = localserver.server_for(cfg, 2).start(say=lambda line: None)
+    try:
+        localserver.keep(cfg, kept)
+        assert json.loads(localserver.state_file(cfg).read_text())["repack"] is False
+        with localserver.serving(cfg, ["local"], say=lambda line: None) as joined:
+            assert joined.url == kept.url and joined.repack is False and not joined.owned
+        assert not gone(kept.proc.pid)          # joining never stops the server `hepmini serve` keeps
+    finally:
+        kept.stop()
+
+
+def _runs(pid: str, binary) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline") as fh:
+            return str(binary) in fh.read()
+    except OSError:
+        return False

@@ -74,7 +74,7 @@ class Config:
     cache_dir: str = ""                 # models and state of the local model; "" = $XDG_CACHE_HOME/hepmini or ~/.cache/hepmini
     local_model: str = ""               # the GGUF file of `local:` models; "" = the default model in cache_dir
     local_server: str = ""              # a llama-server binary; "" = the one `make local-model` installed
-    local_context: int = 8192           # tokens of context per server slot (prompt + reply)
+    local_context: int = 32768          # tokens of context per server slot (prompt + reply): the model's own
     local_threads: int = 0              # CPU threads of the local server; 0 = every core
     local_request_timeout: float = 900.0   # a local model's idle clock (a long prompt is read in silence)
     local_call_deadline: float = 3600.0    # a local model's deadline per call (slow but generating is fine)

@@ -108,8 +108,10 @@ bench-local: local-model
 # Keep the finished real campaign in docs/bench-local/ (its records, cassettes and generated code; not the data or
 # outputs), its report, and a picture of the report's top.
 docs-local:
-	for c in paper rich; do $(PY) docs/keep_campaign.py $(LOCAL_OUT)/$$c docs/bench-local/$$c || exit 1; done
-	$(PY) -m hepmini report docs/bench-local/paper docs/bench-local/rich --out docs/bench-local/report
+	for c in paper rich; do test -d $(LOCAL_OUT)/$$c/cells || continue; \
+	    $(PY) docs/keep_campaign.py $(LOCAL_OUT)/$$c docs/bench-local/$$c; rc=$$?; \
+	    test $$rc = 0 || test $$rc = 3 || exit $$rc; done   # 3: not finished, not kept
+	$(PY) -m hepmini report $$(ls -d docs/bench-local/paper docs/bench-local/rich 2>/dev/null) --out docs/bench-local/report
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=$$(mktemp -d) \
 	    --window-size=1400,2000 --screenshot=docs/bench-local/report.png docs/bench-local/report/report.html
 

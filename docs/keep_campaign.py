@@ -7,9 +7,12 @@ event log. Outputs, traces (the cassette and result hold what they say) and lock
     python docs/keep_campaign.py SRC DST
 """
 
+import json
 import shutil
 import sys
 from pathlib import Path
+
+UNFINISHED = 3   # exit code: the campaign still has cells to run (`make docs-local` skips it)
 
 TOP = ("campaign.json", "campaign.jsonl")
 CELL = ("result.json", "cassette.jsonl", "comprehensive.log", "validation.log", "validation.json",
@@ -28,6 +31,13 @@ def keep(src: Path, dst: Path) -> int:
         if (src / name).is_file():
             shutil.copy2(src / name, staging / name)
     cells = sorted(p.parent for p in (src / "cells").glob("*/*/trial-*/result.json"))
+    spec = json.loads((src / "campaign.json").read_text())
+    done = [c for c in cells if json.loads((c / "result.json").read_text()).get("status") != "running"]
+    planned = len(spec["models"]) * len(spec["steps"]) * spec["trials"]
+    if len(done) < planned:
+        print(f"keep_campaign: {src} has {len(done)} of {planned} cells finished; not kept (let it finish: "
+              "`make bench-local` resumes it)", file=sys.stderr)
+        raise SystemExit(UNFINISHED)
     for cell in cells:
         out = staging / cell.relative_to(src)
         out.mkdir(parents=True)

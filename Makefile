@@ -106,10 +106,11 @@ bench-local: local-model
 	$(PY) -m hepmini report $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich --out $(LOCAL_OUT)/report
 
 # Keep the finished real campaign in docs/bench-local/ (its records, cassettes and generated code; not the data or
-# outputs), its report, and a picture of the report's top.
+# outputs), its report, and a picture of the report's top. KEEP=--partial keeps the finished cells of an unfinished one.
+KEEP ?=
 docs-local:
 	for c in paper rich; do test -d $(LOCAL_OUT)/$$c/cells || continue; \
-	    $(PY) docs/keep_campaign.py $(LOCAL_OUT)/$$c docs/bench-local/$$c; rc=$$?; \
+	    $(PY) docs/keep_campaign.py $(KEEP) $(LOCAL_OUT)/$$c docs/bench-local/$$c; rc=$$?; \
 	    test $$rc = 0 || test $$rc = 3 || exit $$rc; done   # 3: not finished, not kept
 	$(PY) -m hepmini report $$(ls -d docs/bench-local/paper docs/bench-local/rich 2>/dev/null) --out docs/bench-local/report
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=$$(mktemp -d) \

@@ -2,9 +2,11 @@
 
 Kept per cell: result.json, cassette.jsonl (what `bench --replay` answers from), comprehensive.log, the
 validation log, the diagnosis, the generated code and the logs of its runs; at the top: campaign.json and its
-event log. Outputs, traces (the cassette and result hold what they say) and locks stay behind.
+event log. Outputs, traces (the cassette and result hold what they say) and locks stay behind. An unfinished
+campaign is refused (exit 3), unless --partial: then only its finished cells are kept, and kept.json says
+how many of how many (a reader and the tests know the record is partial).
 
-    python docs/keep_campaign.py SRC DST
+    python docs/keep_campaign.py [--partial] SRC DST
 """
 
 import json
@@ -20,40 +22,47 @@ CELL = ("result.json", "cassette.jsonl", "comprehensive.log", "validation.log", 
 CELL_DIRS = ("generated_code", "logs")
 
 
-def keep(src: Path, dst: Path) -> int:
+def keep(src: Path, dst: Path, partial: bool = False) -> int:
     """Copy `src`'s evidence to a fresh `dst` (replaced whole, never merged); the number of cells copied."""
     if not (src / "campaign.json").is_file():
         raise SystemExit(f"keep_campaign: {src} is not a campaign directory (no campaign.json)")
+    spec = json.loads((src / "campaign.json").read_text())
+    cells = [p.parent for p in sorted((src / "cells").glob("*/*/trial-*/result.json"))
+             if json.loads(p.read_text()).get("status") != "running"]
+    planned = len(spec["models"]) * len(spec["steps"]) * spec["trials"]
+    if len(cells) < planned and not partial:
+        print(f"keep_campaign: {src} has {len(cells)} of {planned} cells finished; not kept (let it finish: "
+              "`make bench-local` resumes it)", file=sys.stderr)
+        raise SystemExit(UNFINISHED)
     staging = dst.with_name(dst.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for name in TOP:
         if (src / name).is_file():
             shutil.copy2(src / name, staging / name)
-    cells = sorted(p.parent for p in (src / "cells").glob("*/*/trial-*/result.json"))
-    spec = json.loads((src / "campaign.json").read_text())
-    done = [c for c in cells if json.loads((c / "result.json").read_text()).get("status") != "running"]
-    planned = len(spec["models"]) * len(spec["steps"]) * spec["trials"]
-    if len(done) < planned:
-        print(f"keep_campaign: {src} has {len(done)} of {planned} cells finished; not kept (let it finish: "
-              "`make bench-local` resumes it)", file=sys.stderr)
-        raise SystemExit(UNFINISHED)
     for cell in cells:
-        out = staging / cell.relative_to(src)
-        out.mkdir(parents=True)
-        for name in CELL:
-            if (cell / name).is_file() and not (cell / name).is_symlink():
-                shutil.copy2(cell / name, out / name)
-        for name in CELL_DIRS:
-            if (cell / name).is_dir() and not (cell / name).is_symlink():
-                shutil.copytree(cell / name, out / name, symlinks=True)
+        _keep_cell(cell, staging / cell.relative_to(src))
+    (staging / "kept.json").write_text(json.dumps({"finished": len(cells), "planned": planned,
+                                                   "complete": len(cells) == planned}, indent=1) + "\n")
     shutil.rmtree(dst, ignore_errors=True)
     staging.rename(dst)
     return len(cells)
 
 
+def _keep_cell(cell: Path, out: Path) -> None:
+    out.mkdir(parents=True)
+    for name in CELL:
+        if (cell / name).is_file() and not (cell / name).is_symlink():
+            shutil.copy2(cell / name, out / name)
+    for name in CELL_DIRS:
+        if (cell / name).is_dir() and not (cell / name).is_symlink():
+            shutil.copytree(cell / name, out / name, symlinks=True)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    partial = "--partial" in sys.argv[1:]
+    paths = [a for a in sys.argv[1:] if a != "--partial"]
+    if len(paths) != 2:
         raise SystemExit(__doc__.strip().splitlines()[-1].strip())
-    n = keep(Path(sys.argv[1]), Path(sys.argv[2]))
-    print(f"keep_campaign: {n} cell(s) of {sys.argv[1]} kept in {sys.argv[2]}")
+    n = keep(Path(paths[0]), Path(paths[1]), partial)
+    print(f"keep_campaign: {n} cell(s) of {paths[0]} kept in {paths[1]}")

@@ -267,7 +267,8 @@ def test_no_trial_starts_once_the_budget_would_pass_and_unknown_spend_is_reporte
     out = tmp_path / "unknown"
     s = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:priced,fake:unpriced", trials=2, budget=10), out, jobs=2,
                            clients_factory=Factory(cost=0.25), stream=io.StringIO())
-    assert (s["spend_known"], s["unknown_priced_trials"], s["unknown_priced_calls"]) == (1.5, 2, 6)
+    assert (s["spend_known"], s["unknown_priced_trials"], s["unknown_priced_calls"]) == (1.5, 2, 6), (s, [
+        (r["model"], r["status"], r.get("reason", "")[:200]) for r in store.load_trials(out)[0]])
 
 
 def test_the_budget_counts_trials_in_flight_and_money_spent_by_cleared_cells():

@@ -297,6 +297,7 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
         run.replay = Path(replay).absolute() if replay else None
         if replay:
             local = []                                       # the replies come from the cassettes
+            cells = _recorded_cells(run.replay, cells, stream)
         with serving(cfg, local, slots=jobs, say=lambda line: _say(stream, line)):
             summary = run.run(cells)
         store.event(out, "end", **summary)
@@ -304,6 +305,15 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
     finally:
         if lock is not None:
             lock.release()
+
+
+def _recorded_cells(source: Path, cells: list, stream) -> list:
+    """The cells a replayed campaign finished (an unfinished or partly kept one has no recording of the rest)."""
+    found = [c for c in cells if (store.cell_path(source, *c[1:]) / "result.json").is_file()]
+    if len(found) < len(cells):
+        _say(stream, f"replay: {len(cells) - len(found)} of {len(cells)} cell(s) have no record in {source}; "
+             "only the recorded ones are replayed")
+    return found
 
 
 def pick_cells(spec: Spec, cell=None) -> list:

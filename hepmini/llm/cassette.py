@@ -8,8 +8,10 @@ parameters), so a changed prompt shows as a mismatch at the first call it change
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from hepmini import __version__
@@ -23,19 +25,35 @@ FORMAT = "hepmini-cassette-1"
 def request_key(model: str, messages, params, home: str = "") -> str:
     """The content address of a request: sha256 of its canonical JSON, the trial's own directory read as <trial>.
 
-    A run's output may name the trial directory (a traceback's path); another run of the same trial lives
-    elsewhere, so that path is not part of what the request asks.
+    A run's output may name the trial directory (a traceback's path), and a model's reply may quote it back;
+    another run of the same trial lives elsewhere, so any absolute path that ends in this trial's own last two
+    parts (`step1/trial-1`) is not part of what the request asks, wherever it was recorded.
 
     >>> request_key("local:m", [{"role": "user", "content": "hi"}], {"temperature": 0})[:12]
     'ec397836530c'
+    >>> a = [{"role": "user", "content": 'File "/a/cells/m/step1/trial-1/x.py", line 3 (trial-10 stays)'}]
+    >>> b = [{"role": "user", "content": 'File "/tmp/b/cells/m/step1/trial-1/x.py", line 3 (trial-10 stays)'}]
+    >>> request_key("m", a, {}, "/a/cells/m/step1/trial-1") == request_key("m", b, {}, "/tmp/b/cells/m/step1/trial-1")
+    True
     """
+    own = _trial_paths(home)
+
     def content(text: str) -> str:
-        return text.replace(home, "<trial>") if home else text
+        return own.sub("<trial>", text) if own else text
 
     canonical = json.dumps({"model": model, "messages": [{"role": m["role"], "content": content(m["content"])}
                                                          for m in messages],
                             "params": params or {}}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _trial_paths(home: str):
+    """A pattern for the absolute paths of this trial's directory, wherever the trial ran ('' : None)."""
+    if not home:
+        return None
+    tail = "/".join(Path(home).parts[-2:])
+    return re.compile(r"(?:/[^/\s\"'`<>]+)*/" + re.escape(tail) + r"(?![\w.-])")
 
 
 _KEPT = ("text", "finish_reason", "model", "finish_raw", "provider", "requested_model", "cost", "cost_source",

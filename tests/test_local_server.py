@@ -129,6 +129,7 @@ def test_a_kept_server_is_joined_with_its_repacking_choice(tmp_path):
         assert json.loads(localserver.state_file(cfg).read_text())["repack"] is False
         with localserver.serving(cfg, ["local"], say=lambda line: None) as joined:
             assert joined.url == kept.url and joined.repack is False and not joined.owned
+            assert joined.cpu_seconds() > 0          # a trial counts the server's CPU, also when joined
         assert not gone(kept.proc.pid)          # joining never stops the server `hepmini serve` keeps
     finally:
         kept.stop()

@@ -36,7 +36,7 @@ class LocalServer:
         self.binary, self.model, self.slots, self.context = Path(binary), Path(model), max(1, slots), context
         self.threads, self.log, self.alias, self.startup = threads, Path(log), alias, startup
         self.env = dict(env or {})   # a clean environment: LLAMA_ARG_* variables would change the server
-        self.proc, self.port, self.owned = None, None, True
+        self.proc, self.port, self.owned, self.kept_pid = None, None, True, None
         self.repack = True           # llama.cpp's repacked-weight kernels; off after they crash at start (below)
 
     @property
@@ -123,7 +123,8 @@ class LocalServer:
     def cpu_seconds(self) -> float:
         """CPU seconds the server process has used so far (user + system), or 0 when unknown."""
         try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            pid = self.proc.pid if self.proc else self.kept_pid      # joined: the pid `hepmini serve` recorded
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError, IndexError, AttributeError):
             return 0.0
@@ -228,7 +229,7 @@ def _join_kept(cfg):
     server = LocalServer(Path(state["binary"]), Path(state["model_file"]), slots=state["slots"],
                          context=state["context_per_slot"], threads=state["threads"], log=Path(state["log"]))
     server.port, server.owned = int(state["url"].rsplit(":", 1)[1]), False
-    server.repack = state.get("repack", True)
+    server.repack, server.kept_pid = state.get("repack", True), state.get("pid")
     return server
 
 

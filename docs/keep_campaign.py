@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 UNFINISHED = 3   # exit code: the campaign still has cells to run (`make docs-local` skips it)
+UNSETTLED = ("running", "harness_error")   # cells a resume runs again: no outcome of the model's
 
 TOP = ("campaign.json", "campaign.jsonl")
 CELL = ("result.json", "cassette.jsonl", "comprehensive.log", "validation.log", "validation.json",
@@ -28,7 +29,7 @@ def keep(src: Path, dst: Path, partial: bool = False) -> int:
         raise SystemExit(f"keep_campaign: {src} is not a campaign directory (no campaign.json)")
     spec = json.loads((src / "campaign.json").read_text())
     cells = [p.parent for p in sorted((src / "cells").glob("*/*/trial-*/result.json"))
-             if json.loads(p.read_text()).get("status") != "running"]
+             if json.loads(p.read_text()).get("status") not in UNSETTLED]
     planned = len(spec["models"]) * len(spec["steps"]) * spec["trials"]
     if len(cells) < planned and not partial:
         print(f"keep_campaign: {src} has {len(cells)} of {planned} cells finished; not kept (let it finish: "

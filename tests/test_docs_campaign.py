@@ -1,0 +1,88 @@
+"""The committed real campaign (docs/bench-local/, the local model) replays exactly: no model, same outcomes."""
+
+import json
+from pathlib import Path
+
+import pytest
+from support.workdirs import ROOT_DIR, run_cli
+
+DOCS = ROOT_DIR / "docs" / "bench-local"
+# the context variants committed so far (paper first; rich where its campaign finished)
+CONTEXTS = sorted(d.name for d in DOCS.glob("*") if (d / "campaign.json").is_file())
+SAME = ("status", "stop", "tokens", "api_calls", "iterations", "format_errors", "supervisor_verdict")
+
+
+def cells(directory: Path) -> dict:
+    """{(model dir, step, trial): result} of a campaign directory."""
+    return {tuple(p.parent.relative_to(directory / "cells").parts): json.loads(p.read_text())
+            for p in (directory / "cells").glob("*/*/trial-*/result.json")}
+
+
+def test_the_committed_campaign_is_real_and_says_how_complete_it_is():
+    assert "paper" in CONTEXTS, f"no committed paper-context campaign in {DOCS}"
+    for context in CONTEXTS:
+        spec = json.loads((DOCS / context / "campaign.json").read_text())
+        kept, found = json.loads((DOCS / context / "kept.json").read_text()), cells(DOCS / context)
+        assert spec["models"] == ["local:qwen2.5-coder-1.5b"] and spec["settings"]["context"] == context
+        assert kept["planned"] == len(spec["steps"]) * spec["trials"] and kept["finished"] == len(found) > 0
+        assert kept["complete"] == (len(found) == kept["planned"]), context
+        for key, r in found.items():
+            assert r["status"] not in ("running", "harness_error", "infrastructure"), (key, r["reason"])
+            assert (DOCS / context / "cells" / Path(*key) / "cassette.jsonl").stat().st_size > 0
+            assert r["provenance"]["local_server"]["model_sha256"].startswith("cc324af070c2"), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_the_committed_campaign_replays_with_every_outcome_unchanged(context, tmp_path):
+    """CI re-checks the real campaign with no model: the same code runs, the same validation, the same record."""
+    proc = run_cli("bench", "--replay", DOCS / context, "--out", tmp_path / "again", "--workdir", tmp_path / "work",
+                   timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    first, second = cells(DOCS / context), cells(tmp_path / "again")
+    assert set(first) <= set(second)
+    # a cell the committed campaign has not finished has no recording: replayed, it is never answered
+    assert all(r["status"] == "infrastructure" for key, r in second.items() if key not in first)
+    changed = [(key, field, r[field], second[key][field]) for key, r in sorted(first.items()) for field in SAME
+               if r.get(field) != second[key].get(field)]
+    changed += [(key, "cost", r["cost"]["total"], second[key]["cost"]["total"]) for key, r in first.items()
+                if r["cost"]["total"] != second[key]["cost"]["total"]]
+    changed += [(key, "validation", (r["validation"] or {}).get("passed"), (second[key]["validation"] or {}).get("passed"))
+                for key, r in first.items()
+                if (r["validation"] or {}).get("passed") != (second[key]["validation"] or {}).get("passed")]
+    assert changed == [], changed
+
+
+def _campaign(root: Path, statuses: list) -> Path:
+    """A campaign directory of one model and len(statuses) steps, one trial each, with outputs beside the record."""
+    spec = {"models": ["local:m"], "steps": [f"step{i + 1}" for i in range(len(statuses))], "trials": 1}
+    (root / "cells").mkdir(parents=True)
+    (root / "campaign.json").write_text(json.dumps(spec))
+    for step, status in zip(spec["steps"], statuses):
+        cell = root / "cells" / "local__m" / step / "trial-1"
+        (cell / "outputs").mkdir(parents=True)
+        (cell / "outputs" / "big.npy").write_bytes(bytes(100))
+        (cell / "result.json").write_text(json.dumps({"status": status}))
+        (cell / "cassette.jsonl").write_text("{}\n")
+    return root
+
+
+def test_keeping_a_campaign_takes_its_record_not_its_outputs_and_never_an_unfinished_one(tmp_path):
+    import subprocess
+    import sys
+
+    keep = [sys.executable, str(ROOT_DIR / "docs" / "keep_campaign.py")]
+    running = _campaign(tmp_path / "running", ["failed", "running", "harness_error"])
+    proc = subprocess.run(keep + [str(running), str(tmp_path / "kept")], capture_output=True, text=True)
+    assert proc.returncode == 3 and "1 of 3 cells finished" in proc.stderr
+    assert not list(tmp_path.glob("kept*"))
+    proc = subprocess.run(keep + ["--partial", str(running), str(tmp_path / "part")], capture_output=True, text=True)
+    assert proc.returncode == 0 and json.loads((tmp_path / "part" / "kept.json").read_text()) == \
+        {"finished": 1, "planned": 3, "complete": False}
+    assert [p.parent.name for p in (tmp_path / "part").glob("cells/*/*/trial-1")] == ["step1"]
+    done = _campaign(tmp_path / "done", ["failed", "success"])
+    proc = subprocess.run(keep + [str(done), str(tmp_path / "kept")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    kept = sorted(str(p.relative_to(tmp_path / "kept")) for p in (tmp_path / "kept").rglob("*") if p.is_file())
+    assert kept == ["campaign.json"] + [f"cells/local__m/step{i}/trial-1/{name}" for i in (1, 2)
+                                        for name in ("cassette.jsonl", "result.json")] + ["kept.json"]

@@ -4,12 +4,12 @@ The real binary is exercised by `make smoke-local`; here each failure a site can
 """
 
 import json
-import os
 import sys
 import textwrap
 import time
 
 import pytest
+from support.procs import processes_with
 from support.workdirs import run_cli
 
 from hepmini import config
@@ -108,7 +108,7 @@ def test_a_server_that_cannot_start_is_one_line_with_its_log_and_no_process(tmp_
     assert "llama-server.log" in errors[0] and "Traceback" not in proc.stderr
     if mode == "crash":
         assert "also with --no-repack" in errors[0]
-    assert not [p for p in os.listdir("/proc") if p.isdigit() and _runs(p, tmp_path / "llama-server")]
+    assert processes_with(str(tmp_path / "llama-server")) == []
 
 
 def test_a_server_that_never_becomes_ready_is_stopped_at_the_startup_limit(tmp_path):
@@ -134,10 +134,3 @@ def test_a_kept_server_is_joined_with_its_repacking_choice(tmp_path):
     finally:
         kept.stop()
 
-
-def _runs(pid: str, binary) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline") as fh:
-            return str(binary) in fh.read()
-    except OSError:
-        return False

@@ -50,18 +50,17 @@ class LocalServer:
 
     def start(self, say=print) -> "LocalServer":
         """Start, and once more without weight repacking if a signal killed it while it loaded the model."""
-        try:
-            return self._start()
-        except _CrashedAtStart as crash:
-            # Seen on a CPU that reports AMX inside a VM: the AMX repacked matmul of the warm-up decode dies
-            # with SIGSEGV/SIGILL. Plain kernels work everywhere; the provenance records the choice.
-            self.repack = False
-            say(f"local model: {crash}; starting again with --no-repack (llama.cpp's plain CPU kernels)")
+        while True:
             try:
                 return self._start()
-            except _CrashedAtStart as again:
-                raise LocalModelError(f"{again}, also with --no-repack; the llama-server build does not run on "
-                                      f"this CPU: reinstall it (`make local-model`) or set local_server") from None
+            except _CrashedAtStart as crash:
+                if not self.repack:
+                    raise LocalModelError(f"{crash}, also with --no-repack; the llama-server build does not run "
+                                          "on this CPU: reinstall it (`make local-model`) or set local_server") from None
+                # Seen on a CPU that reports AMX inside a VM: the AMX repacked matmul of the warm-up decode dies
+                # with SIGSEGV/SIGILL. Plain kernels work everywhere; the provenance records the choice.
+                self.repack = False
+                say(f"local model: {crash}; starting again with --no-repack (llama.cpp's plain CPU kernels)")
 
     def _start(self) -> "LocalServer":
         """Start on a free port (another one if it was taken meanwhile) and wait until /health says ok."""

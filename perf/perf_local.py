@@ -5,18 +5,21 @@
 2. prompt-cache hits of the supervisor's calls: cached prompt tokens over all prompt tokens, for the
    first call of a trial (the system prompt and task repeat across trials) and for its reviews (the
    conversation so far repeats);
-3. with --throughput: trials per hour of one step with -j 1 and with -j 4 on one server with 4 slots
-   (continuous batching), as a ratio measured in one run.
+3. with --throughput: trials per hour of one step with -j 1 and with -j 4, each on a fresh server with 4 slots
+   (continuous batching; fresh so that neither run reads the other's prompt cache), as a ratio in one run.
 
     python perf/perf_local.py [CAMPAIGN_DIR ...]      default: work/bench-local/paper work/bench-local/rich
     python perf/perf_local.py --throughput           adds 3 (slow: tens of minutes on 2 cores)
 """
 
+import contextlib
+import datetime
 import json
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,19 +63,56 @@ def cache_hits(found) -> list:
 
 
 def throughput(trials: int = 4) -> str:
-    """Trials per hour of step 5 (short replies) with -j 1 and -j 4 on a 4-slot server, in one run."""
-    work = ROOT / "work" / "perf-local"
-    rates = {}
+    """Trials per hour of step 5 (short replies) with -j 1 and with -j 4, each on a fresh 4-slot server."""
+    work, rates, cached = ROOT / "work" / "perf-local", {}, {}
     for jobs in (1, 4):
         out = work / f"j{jobs}"
-        start = time.monotonic()
-        subprocess.run([sys.executable, "-m", "hepmini", "bench", "--models", "local", "--steps", "step5", "--trials",
-                        str(trials), "-j", str(jobs), "--max-iterations", "1", "--max-output-tokens", "512",
-                        "--out", str(out), "--workdir", str(work / "w"), "--set", "scale=0.05",
-                        "--set", "classifier=hgb"], cwd=ROOT, check=False, capture_output=True)
-        rates[jobs] = trials / ((time.monotonic() - start) / 3600)
-    return (f"campaign throughput, step5 x {trials} trials on one server: -j 1 {rates[1]:.1f}/h, -j 4 "
-            f"{rates[4]:.1f}/h: ratio {rates[4] / rates[1]:.2f}")
+        shutil.rmtree(out, ignore_errors=True)        # a resumed campaign would skip its finished trials
+        with kept_server(work, slots=4):              # fresh: no prompt cache carried from the other run
+            with open(work / f"j{jobs}.log", "w") as log:
+                subprocess.run([sys.executable, "-m", "hepmini", "bench", "--models", "local", "--steps", "step5",
+                                "--trials", str(trials), "-j", str(jobs), "--max-iterations", "1",
+                                "--max-output-tokens", "512", "--out", str(out), "--workdir", str(work / "w"),
+                                "--set", "scale=0.05", "--set", "classifier=hgb"],
+                               cwd=ROOT, check=False, stdout=log, stderr=subprocess.STDOUT)
+        records = [json.loads(p.read_text()) for p in out.glob("cells/*/*/trial-*/result.json")]
+        unsettled = [r.get("status") for r in records if r.get("status") in (None, "running", "infrastructure",
+                                                                              "harness_error")]
+        if len(records) != trials or unsettled:
+            return (f"campaign throughput not measured: -j {jobs} finished {len(records) - len(unsettled)} of "
+                    f"{trials} trials ({', '.join(map(str, unsettled)) or 'missing'}); see {work / f'j{jobs}.log'}")
+        # from the first trial's start to the last one's end: the server's start and data preparation excluded
+        span = max(map(_stamp, (r["ended"] for r in records))) - min(map(_stamp, (r["started"] for r in records)))
+        rates[jobs] = trials / (span / 3600)
+        usage = [c[2]["usage"] for c in calls([out])]
+        cached[jobs] = sum(u["cached_input"] for u in usage) / max(sum(u["input"] for u in usage), 1)
+    return (f"campaign throughput, step5 x {trials} trials (1 repair round, 512-token replies), a fresh 4-slot server "
+            f"each: -j 1 {rates[1]:.1f}/h, -j 4 {rates[4]:.1f}/h: ratio {rates[4] / rates[1]:.2f} "
+            f"(prompt tokens from the cache: {100 * cached[1]:.0f} % and {100 * cached[4]:.0f} %)")
+
+
+def _stamp(text: str) -> float:
+    return datetime.datetime.fromisoformat(text).timestamp()
+
+
+@contextlib.contextmanager
+def kept_server(work: Path, slots: int):
+    """`hepmini serve --slots N` for the duration: bench runs inside join it."""
+    work.mkdir(parents=True, exist_ok=True)
+    with subprocess.Popen([sys.executable, "-m", "hepmini", "serve", "--slots", str(slots), "--workdir", str(work)],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            said = []
+            for line in proc.stdout:
+                said.append(line.strip())
+                if line.startswith("serving "):
+                    break
+            else:
+                raise SystemExit(f"perf_local: `hepmini serve` did not start: {' '.join(said[-2:])}")
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)          # serve stops its llama-server and forgets it
+            proc.communicate(timeout=60)
 
 
 def main(argv) -> int:

@@ -207,7 +207,8 @@ def test_classify_command_with_a_loopback_model(tmp_path, monkeypatch, capsys):
         monkeypatch.setenv("HEPMINI_CALL_LOG", str(tmp_path / "calls.jsonl"))
         assert cli.main(["classify", str(tmp_path), "--model", "openai:gpt-4o"]) == 0
         assert len(fake.requests) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert re.search(r"\[classify 1/1\] classifier call 1: \d+ in / \d+ out tokens in", err), err   # live progress
     assert "-> intermediate file not found" in out and "llm openai:gpt-4o: intermediate file not found" in out
     assert "rules vs LLM agreement: 1/1 = 100.0 %" in out
     assert cli.main(["classify", str(tmp_path), "--model", "scripted:oracle"]) == 2   # no stand-in classifies

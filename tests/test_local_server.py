@@ -134,3 +134,27 @@ def test_a_kept_server_is_joined_with_its_repacking_choice(tmp_path):
     finally:
         kept.stop()
 
+
+
+def test_serve_stopped_by_sigterm_leaves_no_server_and_no_state_file(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    fake_server(tmp_path, "ok")
+    env = dict(os.environ, PYTHONPATH=str(localserver.Path(__file__).resolve().parents[1]))
+    with subprocess.Popen([sys.executable, "-m", "hepmini", "serve", "--slots", "2",
+                           "--set", f"local_server={tmp_path / 'llama-server'}",
+                           "--set", f"local_model={tmp_path / 'tiny.gguf'}",
+                           "--set", f"cache_dir={tmp_path / 'cache'}"],
+                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        try:
+            line = proc.stdout.readline()
+            assert line.startswith("serving tiny.gguf"), line
+            assert (tmp_path / "cache" / "local-server.json").exists()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            proc.kill()
+    assert not (tmp_path / "cache" / "local-server.json").exists()
+    assert processes_with(str(tmp_path / "llama-server")) == []

@@ -203,3 +203,15 @@ def test_mcnemar_and_the_paired_difference():
     r = method.paired_step(a, b)
     assert (r["n"], r["a"], r["b"], r["b_only"], r["a_only"]) == (3, 1 / 3, 1.0, 2, 0)
     assert r["difference"] == 2 / 3 and r["p_mcnemar"] == 0.5 and r["low"] < r["difference"] < r["high"] <= 1
+
+
+def test_a_replay_skips_the_cells_its_source_never_finished(work, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    proc = run_cli("bench", "--models", "scripted:faults", "--steps", "step1", "--trials", "2", "--fault-seed", "3",
+                   "--out", a, "--workdir", work, *SETS)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    killed = next(a.glob("cells/*/step1/trial-2/result.json"))
+    killed.write_text(json.dumps(dict(json.loads(killed.read_text()), status="running")))  # killed mid-trial
+    again = run_cli("bench", "--replay", a, "--out", b, "--workdir", work, *SETS)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "1 of 2 cell(s) have no record" in again.stderr and len(cells(b)) == 1

@@ -309,7 +309,8 @@ def run_campaign(cfg, spec: Spec, out, *, jobs=None, cell=None, clients_factory=
 
 def _recorded_cells(source: Path, cells: list, stream) -> list:
     """The cells a replayed campaign finished (an unfinished or partly kept one has no recording of the rest)."""
-    found = [c for c in cells if (store.cell_path(source, *c[1:]) / "result.json").is_file()]
+    # a cell killed mid-trial (`running`) or ended by a harness error has no outcome of the model's to reproduce
+    found = [c for c in cells if store.cell_state(store.cell_path(source, *c[1:]))[0] == "final"]
     if len(found) < len(cells):
         _say(stream, f"replay: {len(cells) - len(found)} of {len(cells)} cell(s) have no record in {source}; "
              "only the recorded ones are replayed")

@@ -173,11 +173,13 @@ def cmd_bench(cfg, args) -> int:
 
 def _diagnose_each(dirs, client, force: bool) -> tuple:
     """Classify every trial (printing one line each); (truth pairs, rules-vs-LLM pairs, counts, failed LLM calls)."""
+    from hepmini.agent.progress import Progress
     from hepmini.bench.diagnose import classify_trial
 
-    truth, llm_pairs, counts, failed_calls = [], [], {}, 0
-    for d in dirs:
-        c = classify_trial(d, client=client, force=force)
+    truth, llm_pairs, counts, failed_calls, progress = [], [], {}, 0, Progress()
+    for n, d in enumerate(dirs, 1):
+        listener = progress.trial(f"classify {n}/{len(dirs)}").call("classifier", 1) if client else None
+        c = classify_trial(d, client=client, force=force, on_event=listener)
         category = c["rule"]["category"]
         if category is None:
             continue

@@ -226,15 +226,21 @@ def _client_name(client) -> str:
     return getattr(client, "name", None) or getattr(client, "model", "?")
 
 
-def classify_llm(directory, client, params=None) -> dict:
-    """Ask `client` (an hepmini.llm Client) the §V.3 question about one trial; errors are recorded, not raised."""
+def classify_llm(directory, client, params=None, on_event=None) -> dict:
+    """Ask `client` (an hepmini.llm Client) the §V.3 question about one trial; errors are recorded, not raised.
+
+    `on_event` hears the call as an agent's progress does (a long prompt on a local model takes minutes).
+    """
     from hepmini.errors import ProviderError
 
     prompt = classifier_prompt(directory)
     name = _client_name(client)
+    on_event = on_event or (lambda kind, **info: None)
     try:
-        reply = client.complete([{"role": "user", "content": prompt}], dict(params or LLM_PARAMS))
+        reply = client.complete([{"role": "user", "content": prompt}], dict(params or LLM_PARAMS), on_event=on_event)
+        on_event("done", reply=reply)
     except ProviderError as exc:
+        on_event("failed", error=str(exc))
         return {"model": name, "category": None, "raw": None, "flagged": f"call failed: {type(exc).__name__}: {exc}",
                 "prompt_chars": len(prompt)}
     category, flag = parse_answer(reply.text)
@@ -251,7 +257,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def classify_trial(directory, result=None, client=None, force=False) -> dict:
+def classify_trial(directory, result=None, client=None, force=False, on_event=None) -> dict:
     """Classify one trial (rules; the LLM too when `client` is given), write classification.json, return it.
 
     A cached LLM answer from the same model is kept unless `force`: a second run pays nothing.
@@ -267,7 +273,7 @@ def classify_trial(directory, result=None, client=None, force=False) -> dict:
     if client is not None and rule["category"] is not None:
         cached = old.get("llm") or {}
         if force or cached.get("model") != _client_name(client) or cached.get("category") is None:
-            out["llm"] = classify_llm(d, client)
+            out["llm"] = classify_llm(d, client, on_event=on_event)
     out["agree"] = (None if not out["llm"] or out["llm"].get("category") is None or rule["category"] is None
                     else out["llm"]["category"] == rule["category"])
     atomic_write_json(d / "classification.json", out)

@@ -1,5 +1,6 @@
 """The model commands: `models`, `ping`, `serve` (the local model's server) and `local-model` (install it)."""
 
+import signal
 import sys
 from pathlib import Path
 
@@ -143,6 +144,8 @@ def cmd_serve(cfg, args) -> int:
     _say(f"starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")
     server.start(say=_say)
     localserver.keep(cfg, server)
+    # `kill` (a batch script's trap, a scheduler) stops it as Ctrl-C does: no state file left naming a dead server
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"serving {server.model.name} at {server.url}/v1 ({server.slots} slot(s)); `--model local` in other "
               f"hepmini commands uses it; Ctrl-C stops it", flush=True)
@@ -151,5 +154,10 @@ def cmd_serve(cfg, args) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGTERM, previous)
         localserver.state_file(cfg).unlink(missing_ok=True)
         server.stop()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

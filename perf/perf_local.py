@@ -32,6 +32,8 @@ def calls(directories) -> list:
         for path in Path(directory).glob("cells/*/*/trial-*/cassette.jsonl"):
             for line in path.read_text().splitlines():
                 record = json.loads(line)
+                if "error" in record["reply"]:        # a failed call: no reply, no usage
+                    continue
                 system = record["messages"][0]["content"] if record["messages"] else ""
                 role = "coder" if system.startswith("You are the coder") else "supervisor"
                 first = len(record["messages"]) <= 2

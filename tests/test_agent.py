@@ -401,3 +401,27 @@ def test_sigterm_ends_a_running_trial_with_its_record(work, tmp_path):
     result = json.loads(next(out.rglob("result.json")).read_text())
     assert (result["status"], result["error"]["kind"]) == ("harness_error", "Terminated"), result
     assert "stopped by SIGTERM" in result["reason"]
+
+
+def test_a_trial_the_server_ended_replays_to_the_same_end(work, tmp_path):
+    """A failed call is in the cassette as its error: the replay ends where the live trial ended."""
+    from hepmini.errors import BadRequest, CassetteError
+    from hepmini.llm import cassette
+
+    cfg = make_cfg(work)
+    overflow = BadRequest("local: the request exceeds the available context size (9572 > 8192)", provider="local",
+                          status=400, provider_message="exceed_context_size_error")
+    coder = Replay([overflow], model="scripted:replay")
+    live = trial(cfg, "step5", tmp_path / "live", model="scripted:replay", clients=(supervisor(), coder))
+    assert live["status"] == "infrastructure" and live["error"]["kind"] == "BadRequest"
+    recorded = Path(live["trial_dir"]) / "cassette.jsonl"
+    assert '"kind": "BadRequest"' in recorded.read_text()
+    step, s = layout.get("step5"), loop.Settings(supervisor="scripted:replay", coder="scripted:replay")
+    n, directory = new_trial_dir(tmp_path / "again", step)
+    again = run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS}, index=n,
+                      replay=recorded)
+    for key in ("status", "stop", "api_calls", "tokens", "iterations"):
+        assert again[key] == live[key], key
+    assert again["error"]["message"] == live["error"]["message"]
+    with pytest.raises(CassetteError, match="kind 'OSError'"):
+        cassette.reply_from({"error": {"kind": "OSError", "message": "x"}})

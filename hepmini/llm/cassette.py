@@ -4,7 +4,9 @@ A Recorder wraps a client and appends each call (the request's key and parts, th
 and cost) to a JSONL cassette. A Player answers from a cassette: the same request gets the same
 reply, in the order recorded; a request the cassette does not hold is a ReplayMismatch (never a
 reply to another request, never a call to a live model). Keys hash (provider, model, messages,
-parameters), so a changed prompt shows as a mismatch at the first call it changes.
+parameters), so a changed prompt shows as a mismatch at the first call it changes. A call that failed
+(the server's context overflow, a 5xx after its retries) is recorded as its error and replayed as the
+same error, so a trial the infrastructure ended replays to the same end.
 """
 
 import dataclasses
@@ -15,7 +17,8 @@ import re
 from pathlib import Path
 
 from hepmini import __version__
-from hepmini.errors import CassetteError, ReplayMismatch
+from hepmini import errors
+from hepmini.errors import CassetteError, ProviderError, ReplayMismatch
 from hepmini.files import append_jsonl
 from hepmini.llm.base import Reply, Usage
 
@@ -68,7 +71,26 @@ def reply_record(reply: Reply) -> dict:
     return record
 
 
+def error_record(exc: ProviderError) -> dict:
+    """What a cassette keeps of a failed call: the error's class and what the provider said."""
+    return {"error": {"kind": exc.kind, "message": str(exc), "provider": exc.provider, "status": exc.status,
+                      "provider_message": exc.provider_message}}
+
+
+def error_from(record: dict) -> ProviderError:
+    """The recorded error, raised again (a kind this hepmini does not know is a CassetteError)."""
+    e = record["error"]
+    kind = getattr(errors, str(e.get("kind")), None)
+    if not (isinstance(kind, type) and issubclass(kind, ProviderError)) or kind is ReplayMismatch:
+        raise CassetteError(f"a cassette records an error of kind {e.get('kind')!r}, which this hepmini does not "
+                            f"know; re-record the trial")
+    return kind(e["message"], provider=e.get("provider", ""), status=e.get("status"),
+                provider_message=e.get("provider_message", ""))
+
+
 def reply_from(record: dict) -> Reply:
+    if "error" in record:
+        raise error_from(record)
     fields = {k: record[k] for k in _KEPT if k in record}
     reply = Reply(usage=Usage(**record["usage"]), raw={"replayed": True}, **fields)
     reply.attempts = [{"n": 1, "status": "replayed", "seconds": 0.0, "error": None, "wait": 0.0, "wait_source": ""}]
@@ -87,12 +109,20 @@ class Recorder:
         return getattr(self.client, attr)
 
     def complete(self, messages, params=None, on_event=None) -> Reply:
-        reply = self.client.complete(messages, params, on_event=on_event)
+        try:
+            reply = self.client.complete(messages, params, on_event=on_event)
+        except ReplayMismatch:
+            raise
+        except ProviderError as exc:
+            self._append(messages, params, error_record(exc))
+            raise
+        self._append(messages, params, reply_record(reply))
+        return reply
+
+    def _append(self, messages, params, reply: dict) -> None:
         key = request_key(self.name, messages, params, self.home)
         append_jsonl(self.path, {"format": FORMAT, "hepmini": __version__, "key": key, "model": self.name,
-                                 "role": self.role, "messages": messages, "params": params or {},
-                                 "reply": reply_record(reply)})
-        return reply
+                                 "role": self.role, "messages": messages, "params": params or {}, "reply": reply})
 
     def close(self):
         self.client.close()

@@ -136,7 +136,7 @@ def test_a_kept_server_is_joined_with_its_repacking_choice(tmp_path):
 
 
 
-def test_serve_stopped_by_sigterm_leaves_no_server_and_no_state_file(tmp_path):
+def test_serve_is_one_per_model_and_sigterm_leaves_no_server_and_no_state_file(tmp_path):
     import os
     import signal
     import subprocess
@@ -151,6 +151,11 @@ def test_serve_stopped_by_sigterm_leaves_no_server_and_no_state_file(tmp_path):
         try:
             line = proc.stdout.readline()
             assert line.startswith("serving tiny.gguf"), line
+            assert (tmp_path / "cache" / "local-server.json").exists()
+            second = run_cli("serve", "--set", f"local_server={tmp_path / 'llama-server'}",
+                             "--set", f"local_model={tmp_path / 'tiny.gguf'}", "--set", f"cache_dir={tmp_path / 'cache'}",
+                             cwd=tmp_path, timeout=120)       # a second one for the same model would clobber the first
+            assert second.returncode != 0 and "already keeps tiny.gguf" in second.stderr, second.stderr
             assert (tmp_path / "cache" / "local-server.json").exists()
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=60) == 0

@@ -140,6 +140,10 @@ def cmd_serve(cfg, args) -> int:
     """`python -m hepmini serve`: run the local model's llama-server in the foreground until Ctrl-C."""
     from hepmini.llm import localserver
 
+    kept = localserver.join_kept(cfg)
+    if kept is not None:
+        raise LocalModelError(f"`hepmini serve` already keeps {kept.model.name} at {kept.url} (pid {kept.kept_pid}); "
+                              f"other commands join it: stop it first (Ctrl-C) to start another")
     server = localserver.server_for(cfg, args.slots)
     _say(f"starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")
     server.start(say=_say)
@@ -155,7 +159,7 @@ def cmd_serve(cfg, args) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        localserver.state_file(cfg).unlink(missing_ok=True)
+        localserver.forget(cfg, server)
         server.stop()
 
 

@@ -217,7 +217,7 @@ def server_for(cfg, slots: int) -> LocalServer:
                        "llama-server.log", env=cfg.passthrough_env)
 
 
-def _join_kept(cfg):
+def join_kept(cfg):
     """The server `hepmini serve` keeps up for this same model file, if there is one and it answers."""
     try:
         state = json.loads(state_file(cfg).read_text())
@@ -238,7 +238,7 @@ def serving(cfg, models, slots: int = 1, say=print):
     if not any(str(m).split(":", 1)[0] == PROVIDER for m in models):
         yield None
         return
-    server = _join_kept(cfg)
+    server = join_kept(cfg)
     if server is not None:
         say(f"local model: using the server `hepmini serve` keeps at {server.url} ({server.slots} slot(s))")
     else:
@@ -267,3 +267,13 @@ def keep(cfg, server: LocalServer) -> None:
                                         "model_file": str(server.model), "slots": server.slots,
                                         "context_per_slot": server.context, "threads": server.threads,
                                         "log": str(server.log), "pid": server.proc.pid, "repack": server.repack})
+
+
+def forget(cfg, server: LocalServer) -> None:
+    """Remove the record `keep` wrote, unless another `hepmini serve` has written its own since."""
+    path = state_file(cfg)
+    try:
+        if json.loads(path.read_text()).get("pid") == server.proc.pid:
+            path.unlink()
+    except (OSError, ValueError):
+        pass

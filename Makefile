@@ -87,7 +87,8 @@ smoke-local: $(VENV)/.testing local-model
 
 # The committed real campaign (docs/bench-local/): the five steps x 3 trials with the local model, once with the
 # paper's context and once with the rich one (paper §V.1's proposed fix), both on one llama-server with 2 slots;
-# then the paper's LLM classifier run with the same model, and one report of the two side by side. Several hours
+# then the paper's baseline protocol (§V.1: three composite tasks, 5 repair rounds) x 3 trials on the same server;
+# then the paper's LLM classifier run with the same model, and one report of the three. Many hours
 # on 2 cores (a 2,048-token reply takes 4-15 min there, hence a 3-hour wall limit per trial instead of the 1-hour
 # default). Re-running resumes: finished cells are kept.
 LOCAL_TRIALS ?= 3
@@ -102,17 +103,20 @@ bench-local: local-model
 	$(LOCAL_BENCH) --context paper --out $(LOCAL_OUT)/paper & a=$$!; \
 	$(LOCAL_BENCH) --context rich --out $(LOCAL_OUT)/rich & b=$$!; \
 	wait $$a; wait $$b; \
-	$(PY) -m hepmini diagnose $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich --model local
-	$(PY) -m hepmini report $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich --out $(LOCAL_OUT)/report
+	$(PY) -m hepmini bench --models local --protocol baseline --trials $(LOCAL_TRIALS) -j 2 --max-output-tokens 2048 \
+	    --time-limit 10800 $(LOCAL_SETS) --context paper --out $(LOCAL_OUT)/baseline; \
+	$(PY) -m hepmini diagnose $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich $(LOCAL_OUT)/baseline --model local
+	$(PY) -m hepmini report $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich $(LOCAL_OUT)/baseline --out $(LOCAL_OUT)/report
 
 # Keep the finished real campaign in docs/bench-local/ (its records, cassettes and generated code; not the data or
 # outputs), its report, and a picture of the report's top. KEEP=--partial keeps the finished cells of an unfinished one.
 KEEP ?=
 docs-local:
-	for c in paper rich; do test -d $(LOCAL_OUT)/$$c/cells || continue; \
+	for c in paper rich baseline; do test -d $(LOCAL_OUT)/$$c/cells || continue; \
 	    $(PY) docs/keep_campaign.py $(KEEP) $(LOCAL_OUT)/$$c docs/bench-local/$$c; rc=$$?; \
 	    test $$rc = 0 || test $$rc = 3 || exit $$rc; done   # 3: not finished, not kept
-	$(PY) -m hepmini report $$(ls -d docs/bench-local/paper docs/bench-local/rich 2>/dev/null) --out docs/bench-local/report
+	$(PY) -m hepmini report $$(ls -d docs/bench-local/paper docs/bench-local/rich docs/bench-local/baseline 2>/dev/null) \
+	    --out docs/bench-local/report
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=$$(mktemp -d) \
 	    --window-size=1400,2000 --screenshot=docs/bench-local/report.png docs/bench-local/report/report.html
 

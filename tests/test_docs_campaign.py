@@ -7,8 +7,9 @@ import pytest
 from support.workdirs import ROOT_DIR, run_cli
 
 DOCS = ROOT_DIR / "docs" / "bench-local"
-# the context variants committed so far (paper first; rich where its campaign finished)
-CONTEXTS = sorted(d.name for d in DOCS.glob("*") if (d / "campaign.json").is_file())
+# the campaigns committed so far: the paper protocol with each context, and the baseline protocol (§V.1)
+CAMPAIGNS = sorted(d.name for d in DOCS.glob("*") if (d / "campaign.json").is_file())
+SPECS = {"paper": ("paper", "paper"), "rich": ("paper", "rich"), "baseline": ("baseline", "paper")}
 SAME = ("status", "stop", "tokens", "api_calls", "iterations", "format_errors", "supervisor_verdict")
 
 
@@ -19,11 +20,12 @@ def cells(directory: Path) -> dict:
 
 
 def test_the_committed_campaign_is_real_and_says_how_complete_it_is():
-    assert "paper" in CONTEXTS, f"no committed paper-context campaign in {DOCS}"
-    for context in CONTEXTS:
+    assert "paper" in CAMPAIGNS and set(CAMPAIGNS) <= set(SPECS), CAMPAIGNS
+    for context in CAMPAIGNS:
         spec = json.loads((DOCS / context / "campaign.json").read_text())
         kept, found = json.loads((DOCS / context / "kept.json").read_text()), cells(DOCS / context)
-        assert spec["models"] == ["local:qwen2.5-coder-1.5b"] and spec["settings"]["context"] == context
+        assert spec["models"] == ["local:qwen2.5-coder-1.5b"]
+        assert (spec["settings"]["protocol"], spec["settings"]["context"]) == SPECS[context]
         assert kept["planned"] == len(spec["steps"]) * spec["trials"] and kept["finished"] == len(found) > 0
         assert kept["complete"] == (len(found) == kept["planned"]), context
         for key, r in found.items():
@@ -33,7 +35,7 @@ def test_the_committed_campaign_is_real_and_says_how_complete_it_is():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("context", CAMPAIGNS)
 def test_the_committed_campaign_replays_with_every_outcome_unchanged(context, tmp_path):
     """CI re-checks the real campaign with no model: the same code runs, the same validation, the same record."""
     proc = run_cli("bench", "--replay", DOCS / context, "--out", tmp_path / "again", "--workdir", tmp_path / "work",

@@ -64,9 +64,10 @@ perf: $(VENV)/.testing
 	$(PY) perf/perf_attacks.py
 	@test -d work/bench-local/paper && $(PY) perf/perf_local.py || echo "perf_local: no local campaign in work/bench-local (make bench-local); skipped"
 
-# The real local model's throughput with -j 1 vs -j 4 on one 4-slot server (tens of minutes).
+# The real local model: continuous batching on one 4-slot server (minutes), then campaign throughput with -j 1 vs
+# -j 4 (tens of minutes).
 perf-local: local-model
-	$(PY) perf/perf_local.py --throughput
+	$(PY) perf/perf_local.py --batching --throughput
 
 # An offline campaign on the scripted stand-ins (tiny synthetic data, fallback classifier) and its report;
 # re-running it resumes (finished cells are kept). DEMO_TRIALS trials per model and step.

@@ -5,11 +5,14 @@
 2. prompt-cache hits of the supervisor's calls: cached prompt tokens over all prompt tokens, for the
    first call of a trial (the system prompt and task repeat across trials) and for its reviews (the
    conversation so far repeats);
-3. with --throughput: trials per hour of one step with -j 1 and with -j 4, each on a fresh server with 4 slots
+3. with --batching: the server alone, generated tokens per second with 1 stream and with 4 at once on one
+   4-slot server (what continuous batching gives on this CPU; a few minutes);
+4. with --throughput: trials per hour of one step with -j 1 and with -j 4, each on a fresh server with 4 slots
    (continuous batching; fresh so that neither run reads the other's prompt cache), as a ratio in one run.
 
     python perf/perf_local.py [CAMPAIGN_DIR ...]      default: work/bench-local/paper work/bench-local/rich
-    python perf/perf_local.py --throughput           adds 3 (slow: tens of minutes on 2 cores)
+    python perf/perf_local.py --batching             adds 3 (a few minutes)
+    python perf/perf_local.py --throughput           adds 4 (slow: tens of minutes on 2 cores)
 """
 
 import contextlib
@@ -20,9 +23,13 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def calls(directories) -> list:
@@ -93,6 +100,39 @@ def throughput(trials: int = 4) -> str:
             f"(prompt tokens from the cache: {100 * cached[1]:.0f} % and {100 * cached[4]:.0f} %)")
 
 
+def batching(streams: int = 4, tokens: int = 128) -> str:
+    """Generated tokens/s of `streams` different requests one after another, then all at once, on one server."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hepmini import config
+    from hepmini.llm import localserver
+
+    cfg = config.resolve({"workdir": str(ROOT / "work" / "perf-local")})
+    prompts = [f"Write a Python function that returns the {n + 2}-th prime number, with a docstring." for n in
+               range(2 * streams)]                     # all different: no request reads another's prompt cache
+    server, rates = localserver.server_for(cfg, streams), {}    # its own, never one `hepmini serve` keeps
+    try:
+        server.start(say=lambda line: None)
+        for label, batch, workers in (("1", prompts[:streams], 1), (str(streams), prompts[streams:], streams)):
+            start = time.monotonic()
+            with ThreadPoolExecutor(workers) as pool:
+                made = sum(pool.map(lambda text: _generate(server.url, text, tokens), batch))
+            rates[label] = made / (time.monotonic() - start)
+    finally:
+        server.stop()
+    return (f"llama-server batching, {streams} requests of {tokens} tokens: 1 at a time {rates['1']:.1f} tok/s, "
+            f"{streams} at once {rates[str(streams)]:.1f} tok/s in all: ratio {rates[str(streams)] / rates['1']:.2f}")
+
+
+def _generate(url: str, text: str, tokens: int) -> int:
+    """One non-streaming completion of exactly `tokens` tokens (no stop): the tokens it generated."""
+    body = json.dumps({"messages": [{"role": "user", "content": text}], "max_tokens": tokens, "temperature": 0,
+                       "ignore_eos": True, "cache_prompt": False}).encode()
+    request = urllib.request.Request(url + "/v1/chat/completions", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=1800) as response:
+        return json.loads(response.read())["usage"]["completion_tokens"]
+
+
 def _stamp(text: str) -> float:
     return datetime.datetime.fromisoformat(text).timestamp()
 
@@ -124,6 +164,8 @@ def main(argv) -> int:
     print(f"{len(found)} real calls in {', '.join(map(str, dirs))}")
     print(overhead(found))
     print("\n".join(cache_hits(found)))
+    if "--batching" in argv:
+        print(batching())
     if "--throughput" in argv:
         print(throughput())
     return 0

@@ -341,6 +341,8 @@ def test_a_real_provider_trial_records_models_and_params_and_never_the_key(work,
     assert r["provenance"]["models"]["coder"] == {"requested": "openai:gpt-4.1", "returned": ["gpt-4.1-2025-04-14"]}
     assert r["provenance"]["params_sent"]["coder"][0]["temperature"] == 0
     assert "OPENAI_API_KEY" not in r["executions"][0]["env_keys"]
+    logged = [json.loads(line) for line in cfg.call_log_path.read_text().splitlines()]
+    assert sum(1 for x in logged if x.get("trial") == r["trial_dir"]) == 3     # the call log names each call's trial
     leaked = [p for p in Path(r["trial_dir"]).rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
     assert leaked == []
 

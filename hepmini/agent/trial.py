@@ -81,6 +81,9 @@ def run_trial(cfg, step, s: Settings, directory: Path, *, sources: dict, index: 
     if replay is not None:
         clients = cassette.players(replay, s.supervisor, s.coder, directory)
     made = [] if clients else models.clients_for(cfg, s.supervisor, s.coder, seed=s.fault_seed + index - 1)
+    for client in clients or made:    # campaigns running at once share one call log: each call names its trial
+        if hasattr(client, "trial"):
+            client.trial = str(Path(directory).absolute())
     supervisor, coder = cassette.recorders(clients or made, Path(directory) / CASSETTE)
     try:
         workspace.prepare(t, sources)

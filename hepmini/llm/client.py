@@ -94,6 +94,7 @@ class Client:
         self._session = session
         self.clock, self.sleep, self.rng, self.wallclock = clock, sleep, rng, wallclock
         self.rejected = {}            # parameters the server refused, left out of every later call
+        self.trial = ""               # the trial directory its calls serve (set by the trial): named in the call log
 
     def __repr__(self):
         return f"Client({self.endpoint.name}:{self.model} at {self.endpoint.base_url})"
@@ -219,7 +220,7 @@ class Client:
             "cost": reply.cost if reply else None, "cost_source": reply.cost_source if reply else "",
             "latency": round(latency, 4),
             "attempts": reply.attempts if reply else getattr(error, "attempts", []),
-            "status": "ok" if error is None else type(error).__name__,
+            "status": "ok" if error is None else type(error).__name__, "trial": self.trial or None,
             "error": str(error) if error is not None else None,
         }
         line = scrub(json.dumps(record, sort_keys=True, default=str), self._secrets())

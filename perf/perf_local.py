@@ -42,7 +42,8 @@ def calls(directories) -> list:
                 if "error" in record["reply"]:        # a failed call: no reply, no usage
                     continue
                 system = record["messages"][0]["content"] if record["messages"] else ""
-                role = "coder" if system.startswith("You are the coder") else "supervisor"
+                # recorded since 2026-12-07; older cassettes of one client serving both roles say ""
+                role = record.get("role") or ("coder" if system.startswith("You are the coder") else "supervisor")
                 first = len(record["messages"]) <= 2
                 found.append((role, first, record["reply"]))
     return found

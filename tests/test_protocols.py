@@ -133,6 +133,7 @@ def test_replay_reproduces_a_trial_and_reports_a_changed_prompt(work, tmp_path):
     # the recording no longer matches once a call's request changes: reported, never answered
     path = next((tmp_path / "a").glob("step5_categorize/trial-001/cassette.jsonl"))
     lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert {x["role"] for x in lines} == {"supervisor", "coder"}       # one client served both: each call's role kept
     lines[0]["key"] = "0" * 64
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     changed = run_cli("agent", "step5", "--replay", tmp_path / "a", "--out", tmp_path / "c", "--workdir", work, *SETS)

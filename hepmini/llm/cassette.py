@@ -169,9 +169,8 @@ def load(path: Path) -> dict:
 
 
 def recorders(clients, path: Path) -> list:
-    """[supervisor, coder] wrapped to record into `path`; one Recorder when both roles are one client."""
-    made = {}
-    return [made.setdefault(id(c), Recorder(c, path)) for c in clients]
+    """[supervisor, coder] wrapped to record into `path`, each call under its role (also when one client serves both)."""
+    return [Recorder(client, path, role) for client, role in zip(clients, ("supervisor", "coder"))]
 
 
 def players(path: Path, supervisor: str, coder: str, home: Path) -> list:

@@ -3,13 +3,14 @@
 A paired comparison needs two arms that differ only in the context (paper vs rich): same model,
 protocol, steps and settings. Trial k of one arm is paired with trial k of the other (they share
 the fault seed and the data); a pair counts when neither trial is excluded (infrastructure,
-skipped, harness error). Per step: both success rates, their difference with a 95 % interval, and
-McNemar's exact test on the discordant pairs.
+skipped, harness error). Per step: both success rates, their difference with a 95 % interval
+(Newcombe's paired score interval), and McNemar's exact test on the discordant pairs.
 """
 
 import math
 
 from hepmini.agent.trial import COUNTED
+from hepmini.bench.metrics import wilson
 
 # Paper §V.1 and Table 1 (gemini-pro-2.5, 219 trials per composite step): QUOTED, never measured here.
 PAPER_SOURCE = "paper §V.1 and Table 1: gemini-pro-2.5, 219 trials per step, three composite steps, 5 repair rounds"
@@ -54,10 +55,36 @@ def paired_step(a: dict, b: dict) -> dict:
     b10 = sum(1 for x, y in pairs if x and not y)
     if not n:
         return {"n": 0}
-    pa, pb, d = sum(x for x, _ in pairs) / n, sum(y for _, y in pairs) / n, (b01 - b10) / n
-    se = math.sqrt(max(b01 + b10 - (b01 - b10) ** 2 / n, 0.0)) / n
-    return {"n": n, "a": pa, "b": pb, "difference": d, "low": max(d - 1.96 * se, -1.0), "high": min(d + 1.96 * se, 1.0),
+    both = sum(1 for x, y in pairs if x and y)
+    low, high = paired_interval(both, b01, b10, n - both - b01 - b10)
+    pa, pb = sum(x for x, _ in pairs) / n, sum(y for _, y in pairs) / n
+    return {"n": n, "a": pa, "b": pb, "difference": (b01 - b10) / n, "low": low, "high": high,
             "b_only": b01, "a_only": b10, "p_mcnemar": mcnemar(b01, b10)}
+
+
+def paired_interval(both: int, b_only: int, a_only: int, neither: int) -> tuple:
+    """95 % interval of p(b) - p(a) from paired successes: Newcombe's hybrid score method (1998, method 10).
+
+    Built from each arm's Wilson interval and the pairs' correlation, it stays honest where Wald's
+    collapses: with no discordant pair it is not [0, 0] (two failed pairs: about ±0.66).
+
+    >>> [round(x, 4) for x in paired_interval(12, 9, 2, 21)]     # Newcombe's example, arms as (b, a)
+    [0.0112, 0.2954]
+    >>> [round(x, 4) for x in paired_interval(0, 0, 0, 2)]
+    [-0.6576, 0.6576]
+    """
+    n = both + b_only + a_only + neither
+    pb, pa = (both + b_only) / n, (both + a_only) / n
+    lb, ub = wilson(both + b_only, n)
+    la, ua = wilson(both + a_only, n)
+    margins = (both + b_only) * (a_only + neither) * (both + a_only) * (b_only + neither)
+    cross = both * neither - b_only * a_only
+    # the continuity-corrected correlation of the pairs: 0 unless clearly positive, kept when negative
+    phi = (cross - n / 2 if cross > n / 2 else min(cross, 0)) / math.sqrt(margins) if margins else 0.0
+    d = pb - pa
+    down = math.sqrt(max((pb - lb) ** 2 - 2 * phi * (pb - lb) * (ua - pa) + (ua - pa) ** 2, 0.0))
+    up = math.sqrt(max((pa - la) ** 2 - 2 * phi * (pa - la) * (ub - pb) + (ub - pb) ** 2, 0.0))
+    return max(d - down, -1.0), min(d + up, 1.0)
 
 
 def paired(records: list) -> list:

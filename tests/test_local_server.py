@@ -59,7 +59,7 @@ FAKE = textwrap.dedent('''\
 ''')
 
 
-def fake_server(tmp_path, mode: str):
+def fake_server(tmp_path, mode: str, **settings):
     """A config whose local model is a tiny GGUF file and whose llama-server is the fake in `mode`."""
     binary = tmp_path / "llama-server"
     binary.write_text(f"#!{sys.executable}\n" + FAKE.format(mode=mode))
@@ -67,7 +67,7 @@ def fake_server(tmp_path, mode: str):
     model = tmp_path / "tiny.gguf"
     model.write_bytes(b"GGUF" + bytes(60))
     return config.resolve({"local_server": str(binary), "local_model": str(model), "cache_dir": str(tmp_path / "cache"),
-                           "workdir": str(tmp_path / "work")}, cwd=tmp_path)
+                           "workdir": str(tmp_path / "work"), **settings}, cwd=tmp_path)
 
 
 def gone(pid: int) -> bool:
@@ -163,3 +163,22 @@ def test_serve_is_one_per_model_and_sigterm_leaves_no_server_and_no_state_file(t
             proc.kill()
     assert not (tmp_path / "cache" / "local-server.json").exists()
     assert processes_with(str(tmp_path / "llama-server")) == []
+
+
+def test_a_server_that_dies_mid_trial_is_named_in_the_error_with_its_log(tmp_path):
+    import os
+    import signal
+
+    from hepmini.agent import models
+    from hepmini.errors import ServerError
+
+    cfg = fake_server(tmp_path, "ok", max_retries=1)
+    with localserver.serving(cfg, ["local"], say=lambda line: None) as server:
+        client = models.client_for("local", cfg)
+        assert client.complete([{"role": "user", "content": "hi"}], {"max_tokens": 5}).text == "pong"
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(10)
+        with pytest.raises(ServerError) as caught:
+            client.complete([{"role": "user", "content": "hi"}], {"max_tokens": 5})
+    text = str(caught.value)
+    assert "llama-server stopped during the call (killed by SIGKILL)" in text and "llama-server.log" in text

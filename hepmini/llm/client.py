@@ -42,7 +42,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from hepmini.errors import AuthError, BadRequest, ProviderError
+from hepmini.errors import AuthError, BadRequest, MalformedResponse, ProviderError, ProviderTimeout, ServerError
 from hepmini.files import append_jsonl, did_you_mean
 from hepmini.llm import anthropic, gemini, openai, prices
 from hepmini.llm.base import MAX_TEXT, ROLES, Reply
@@ -134,11 +134,26 @@ class Client:
             request, result = self._send(messages, params, on_event)
             reply = self._finish(result, request, start)
             return reply
-        except BaseException as exc:      # logged, then re-raised unchanged
-            error = exc
+        except BaseException as exc:      # logged, then re-raised (explained when the local server died)
+            error = self._explained(exc)
+            if error is not exc:
+                raise error from None
             raise
         finally:
             self._log(messages, request, reply, error, self.clock() - start)
+
+    def _explained(self, exc: BaseException) -> BaseException:
+        """A failed call to the local model whose llama-server has stopped says so, with the server's log."""
+        from hepmini.llm import localserver
+
+        server = localserver.current() if self.endpoint.name == localserver.PROVIDER else None
+        if server is None or not isinstance(exc, (ProviderTimeout, ServerError, MalformedResponse)):
+            return exc
+        how = server.stopped()
+        if not how:
+            return exc
+        return ServerError(f"local: llama-server stopped during the call ({how}); its log: {server.log}; a new "
+                           f"command starts a new one", provider=self.endpoint.name, attempts=exc.attempts)
 
     def _send(self, messages, params, on_event):
         """(request, transport Result); a 400 naming a droppable parameter drops it and sends again."""

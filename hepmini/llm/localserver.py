@@ -111,6 +111,21 @@ class LocalServer:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(wait)
 
+    def stopped(self) -> str:
+        """How the server ended ("exit 1", "killed by SIGKILL", "gone" for a kept one), or "" while it runs."""
+        if self.proc is not None:
+            code = self.proc.poll()
+            if code is None:
+                return ""
+            return f"killed by {_signal_name(-code)}" if code < 0 else f"exit {code}"
+        try:
+            os.kill(self.kept_pid, 0)
+            return ""
+        except ProcessLookupError:
+            return "gone"
+        except (PermissionError, TypeError):
+            return ""
+
     def log_tail(self, size: int = 4000) -> str:
         try:
             with open(self.log, "rb") as fh:

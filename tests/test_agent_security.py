@@ -211,3 +211,27 @@ def test_data_files_linked_from_elsewhere_reach_the_run_read_only(work, tmp_path
     r = run_trial(cfg, step, s, directory, sources={}, index=n)
     assert (r["status"], r["validation"]["passed"]) == ("success", True), r["reason"]
     assert str(work / "data" / layout.rules().ALL_FILES[0]) in r["executions"][0]["isolation"]["readonly"]
+
+
+def test_packages_the_harness_imports_from_pythonpath_are_importable_in_the_run(work, tmp_path, monkeypatch):
+    """A site's packages on PYTHONPATH (an LCG view on /cvmfs): the run imports them too, read-only."""
+    site_dir = tmp_path / "site-view" / "lib"
+    (site_dir / "sitepkg_probe").mkdir(parents=True)
+    (site_dir / "sitepkg_probe" / "__init__.py").write_text("VALUE = 'from the site view'\n")
+    monkeypatch.syspath_prepend(str(site_dir))
+    monkeypatch.syspath_prepend(str(tmp_path / "runs"))          # holds the trial: never exposed to the run
+    r, trial_dir = hostile(work, tmp_path / "runs", """
+        import os, sys, sitepkg_probe
+        print(sitepkg_probe.VALUE)
+        print("PYTHONPATH=" + os.environ["PYTHONPATH"])
+        try:
+            open(sitepkg_probe.__file__, "a").write("x = 1\\n")
+            print("site view writable")
+        except OSError as exc:
+            print("site view read-only:", type(exc).__name__)
+        """)
+    out = stdout(trial_dir, r)
+    assert "from the site view" in out, out + (trial_dir / r["executions"][0]["stderr_log"]).read_text()
+    assert "site view writable" not in out and "site view read-only" in out
+    run_path = out.split("PYTHONPATH=")[1].split()[0].split(os.pathsep)
+    assert str(site_dir) in run_path and not any(p.startswith(str(tmp_path / "runs")) for p in run_path), run_path

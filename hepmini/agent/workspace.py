@@ -94,9 +94,35 @@ def run_code(t, script: Path, wall_seconds: float, args=()):
     limits = dataclasses.replace(t.limits or Limits(), wall_seconds=wall_seconds)
     # An installed copy of hepmini beside the one in use carries reference/ too: hidden wherever it lies.
     installed = [Path(p) / "hepmini" / "reference" for p in site.getsitepackages()]
-    return run_python(script, t.dir / SCRATCH, logs=t.dir / "logs", binds=binds(t), readonly=readonly(t), args=args,
-                      collect=(OUTPUTS, t.dir / OUTPUTS), limits=limits, passthrough_env=t.cfg.passthrough_env,
-                      pythonpath=[PACKAGE_DIR.parent], protect=protected(t), hide=[*t.hide, *installed])
+    hide = [*t.hide, *installed]
+    extra = import_paths([*hide, t.dir])
+    return run_python(script, t.dir / SCRATCH, logs=t.dir / "logs", binds=binds(t), readonly=readonly(t) + extra,
+                      args=args, collect=(OUTPUTS, t.dir / OUTPUTS), limits=limits,
+                      passthrough_env=t.cfg.passthrough_env, pythonpath=[PACKAGE_DIR.parent, *extra],
+                      protect=protected(t), hide=hide)
+
+
+def import_paths(private) -> list:
+    """The harness's import directories outside the Python prefixes, for the run to import from as well.
+
+    A site's packages may come from PYTHONPATH or a .pth file (an LCG view on /cvmfs, a module tree):
+    without them numpy would be missing in the run and the model blamed for it. Never the current
+    directory, the checkout, the user's site-packages (the run has none), or a directory that holds or
+    lies in one of `private` (the reference answers, the workdir, the trial's own directory).
+    """
+    from hepmini.agent.sandbox_root import SYSTEM, python_paths, under
+
+    seen = [os.path.realpath(p) for p in (*python_paths(), *SYSTEM)]
+    never = [os.path.realpath(p) for p in (os.getcwd(), PACKAGE_DIR.parent, site.getusersitepackages())]
+    hidden = [os.path.realpath(h) for h in private]
+    found = []
+    for entry in sys.path:
+        path = os.path.realpath(entry) if entry and os.path.isdir(entry) else ""
+        if (not path or path in found or any(under(path, s) for s in seen) or path == never[0]
+                or any(under(path, n) for n in never[1:]) or any(under(h, path) or under(path, h) for h in hidden)):
+            continue
+        found.append(path)
+    return [Path(p) for p in found]
 
 
 def binds(t) -> dict:

@@ -2,7 +2,8 @@
 
 The WHATWG rules that matter here: lines end in LF, CRLF or CR; `event:` names the event, `data:`
 lines are joined with LF; a blank line ends the event; lines starting with ':' are comments
-(keep-alives); one space after the colon is dropped.
+(keep-alives); one space after the colon is dropped; a byte-order mark opening the stream is not
+part of the first field's name.
 """
 
 from typing import List, Tuple
@@ -16,15 +17,21 @@ class Decoder:
     []
     >>> d.feed(b' 1}\\n\\n: ping\\n\\ndata: [DONE]\\r\\n\\r\\n')
     [('message_start', '{"a": 1}'), ('message', '[DONE]')]
+    >>> Decoder().feed(b'\\xef\\xbb\\xbfdata: {}\\n\\n')
+    [('message', '{}')]
     """
 
     def __init__(self):
         self._buffer = b""
         self._event, self._data = "", []
+        self._started = False
 
     def feed(self, chunk: bytes) -> List[Tuple[str, str]]:
         """Add `chunk`; return the events it completed, in order."""
         self._buffer += chunk
+        if not self._started and len(self._buffer) >= 3:
+            self._started = True
+            self._buffer = self._buffer[3:] if self._buffer.startswith(b"\xef\xbb\xbf") else self._buffer
         events = []
         while True:
             line, found = self._next_line()

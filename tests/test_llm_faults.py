@@ -185,3 +185,15 @@ def test_quiet_streams_are_heard_too(tmp_path):
     listener("done", reply=reply)
     text = stream.getvalue()
     assert "retry 1/6" in text and "HTTP 500" in text and "in / " in text
+
+
+@pytest.mark.parametrize("protocol", sorted(FAKES))
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_a_redirect_is_never_followed_and_the_key_never_leaves(protocol, status, tmp_path):
+    """requests would resend x-api-key / x-goog-api-key to the host a redirect names: hepmini stops there."""
+    with FAKES[protocol](key=KEY) as elsewhere, FAKES[protocol](key=KEY) as fake:
+        fake.always(Resp(status, {}, headers={"Location": elsewhere.url.replace("127.0.0.1", "localhost") + "/x"}))
+        with connect(protocol, fake, tmp_path) as client, pytest.raises(BadRequest, match="redirects to") as err:
+            client.complete(HELLO)
+        assert elsewhere.requests == [] and len(fake.requests) == 1      # not followed, not retried
+    assert "set base_url" in str(err.value) and KEY not in str(err.value)

@@ -135,6 +135,10 @@ def describe_error(text: str) -> ErrorInfo:
 
 def classify(status: int, info: ErrorInfo, headers) -> tuple:
     """(error class, retryable, what to do) for an HTTP error status."""
+    if 300 <= status < 400:
+        where = str(headers.get("location", "an address it does not name"))[:200]
+        return BadRequest, False, (f"the server redirects to {where}; hepmini follows no redirect (an API key must "
+                                   "never follow one): set base_url to the address it points to")
     if status in (401, 403) or info.reason == "API_KEY_INVALID":
         return AuthError, False, "check the API key{keyvars} and that it is valid for {base_url}"
     if info.quota or status == 402:

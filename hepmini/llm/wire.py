@@ -154,7 +154,9 @@ def post(session, url: str, headers: dict, payload: bytes, *, idle: float, deadl
     watched(session)
     with Watch(deadline) as watch:
         try:
-            resp = session.post(url, data=payload, headers=headers, stream=True, timeout=(min(connect, idle), idle))
+            # never follow a redirect: requests would resend x-api-key / x-goog-api-key to whatever host it names
+            resp = session.post(url, data=payload, headers=headers, stream=True, timeout=(min(connect, idle), idle),
+                                allow_redirects=False)
             with resp:
                 status = resp.status_code
                 if on_status is not None:

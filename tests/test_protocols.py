@@ -135,11 +135,15 @@ def test_replay_reproduces_a_trial_and_reports_a_changed_prompt(work, tmp_path):
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert {x["role"] for x in lines} == {"supervisor", "coder"}       # one client served both: each call's role kept
     lines[0]["key"] = "0" * 64
+    last = lines[0]["messages"][-1]
+    last["content"] = last["content"][:40] + "\x00" + last["content"][41:]
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     changed = run_cli("agent", "step5", "--replay", tmp_path / "a", "--out", tmp_path / "c", "--workdir", work, *SETS)
     c = json.loads(next((tmp_path / "c").glob("step5_categorize/trial-001/result.json")).read_text())
     assert c["status"] == "infrastructure" and c["error"]["kind"] == "ReplayMismatch" and c["api_calls"] == 0
+    # and where: the first character that differs from the call recorded at that place
     assert "never recorded" in changed.stdout
+    assert f"message {len(lines[0]['messages'])} ({last['role']}), character 41: recorded '…" in changed.stdout
 
 
 def test_a_foreign_or_corrupt_cassette_is_one_line(tmp_path):
@@ -193,7 +197,8 @@ def test_the_report_pairs_the_two_contexts_and_quotes_the_paper_apart(work, tmp_
     assert all(r["n"] == 3 and 0 <= r["p_mcnemar"] <= 1 for r in pair["steps"].values())
     page = (tmp_path / "both" / "report.html").read_text()
     assert "Context: paper vs rich" in page and "paper (quoted, not measured)" in page and "58 ± 3 %" in page
-    assert summary["quoted"]["measured"]
+    assert set(summary["quoted"]["measured"]) == {f"{m} (baseline protocol, {c} context)"
+                                                  for m in {pair["model"]} for c in ("paper", "rich")}
 
 
 def test_mcnemar_and_the_paired_difference():

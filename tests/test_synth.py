@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,6 +239,16 @@ def test_same_seed_same_arrays_other_seed_differs(tmp_path):
         assert first != basket_contents(tmp_path / "other" / rel), rel
     first, same = (read(tmp_path / d / rules.DATA_FILES[0], ["photon_pt"])["photon_pt"][0] for d in ("first", "same"))
     np.testing.assert_array_equal(first, same)
+
+
+def test_the_files_bytes_do_not_depend_on_the_process_that_wrote_them(tmp_path):
+    """A file stores its own name: never the temporary one (sizes quoted by --context rich would vary by pid)."""
+    for name in ("a", "b"):
+        assert run_cli("data", "--out", tmp_path / name, "--scale", "0.005", "--seed", "5").returncode == 0
+    for rel in rules.ALL_FILES:
+        a, b = ((tmp_path / d / rel).read_bytes() for d in ("a", "b"))
+        assert len(a) == len(b) and Path(rel).name.encode() in a[:400] and b".tmp" not in a[:400], rel
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_failed_write_raises_and_leaves_no_partial_file(tmp_path):

@@ -109,7 +109,7 @@ def quoted(records: list) -> dict:
             counted = [r for r in trials.values() if r["status"] in COUNTED]
             if counted:
                 c = sum(r["status"] == "success" for r in counted)
-                measured.setdefault(f"{model} [{context}]", {})[step] = (c / len(counted), len(counted))
+                measured.setdefault(f"{model} (baseline protocol, {context} context)", {})[step] = (c / len(counted), len(counted))
     return {"source": PAPER_SOURCE, "rates": PAPER_RATES, "table1": PAPER_TABLE1, "failures": PAPER_FAILURES,
             "measured": measured}
 

@@ -5,6 +5,8 @@ an Int_t counter where the real files have std::vector<float> and UInt_t: every 
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +25,7 @@ def branches() -> list:
 
 
 def write_tree(path, arrays):
-    """Write the tree `mini` atomically (temporary file in the same directory, then rename)."""
+    """Write the tree `mini` atomically (written in a temporary directory beside it under its own name, then renamed)."""
     import awkward as ak
     import uproot
 
@@ -33,7 +35,10 @@ def write_tree(path, arrays):
     types = {name: ak.types.ListType(ak.types.NumpyType(_TYPES[code[1:]])) if name in counters
              else np.dtype(_TYPES[code]) for name, code in branches()}
     offsets = {c: np.append(0, np.cumsum(arrays[c])) for c in set(counters.values())}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # the file stores its own name: written as `.x.root.<pid>.tmp` its bytes and size would depend on the
+    # writer's pid (and the rich context, which quotes sizes, on the machine); a directory keeps the name
+    scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = scratch / path.name
     try:
         with uproot.recreate(tmp, compression=uproot.ZSTD(1)) as f:
             tree = f.mktree("mini", types, title="mini", counter_name=counters.__getitem__)
@@ -52,6 +57,6 @@ def write_tree(path, arrays):
                         chunk[name] = np.asarray(arrays[name][a:z], dtype)
                 tree.extend(chunk)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
+        scratch.rmdir()

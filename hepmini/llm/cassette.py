@@ -140,12 +140,51 @@ class Player:
         queue = self.replies.get(key)
         if not queue:
             raise ReplayMismatch(f"replay: call {self.used + 1} of {self.name} asks what the cassette {self.path} "
-                                 f"never recorded (the prompt, the model or a parameter changed); nothing was answered")
+                                 f"never recorded (the prompt, the model or a parameter changed; "
+                                 f"{self._difference(messages, params)}); nothing was answered")
         self.used += 1
         return reply_from(queue.pop(0))
 
+    def _difference(self, messages, params) -> str:
+        """Where this request first departs from the one the cassette recorded at the same place."""
+        recorded = [r for r in _records(self.path) if r.get("model") == self.name]
+        if self.used >= len(recorded):
+            return f"the cassette holds {len(recorded)} call(s) of this model"
+        return first_difference(recorded[self.used], messages, params or {})
+
     def close(self):
         pass
+
+
+def first_difference(record: dict, messages, params: dict) -> str:
+    """The first place a request departs from a recorded one, quoted from both sides.
+
+    >>> rec = {"messages": [{"role": "user", "content": "numpy 2.1.0, scipy 1.14"}], "params": {"temperature": 0}}
+    >>> first_difference(rec, [{"role": "user", "content": "numpy 2.1.0, torch 2.13"}], {"temperature": 0})
+    "message 1 (user), character 14: recorded '…umpy 2.1.0, scipy 1.14', now '…umpy 2.1.0, torch 2.13'"
+    >>> first_difference(rec, rec["messages"], {"temperature": 0.2})
+    'parameters: recorded {"temperature": 0}, now {"temperature": 0.2}'
+    """
+    old = record.get("messages") or []
+    for n, (a, b) in enumerate(zip(old, messages), 1):
+        if a != b:
+            x, y = str(a.get("content", "")), str(b.get("content", ""))
+            at = next((i for i, (c, d) in enumerate(zip(x, y)) if c != d), min(len(x), len(y)))
+            return (f"message {n} ({b.get('role')}), character {at + 1}: recorded {_around(x, at)!r}, "
+                    f"now {_around(y, at)!r}")
+    if len(old) != len(messages):
+        return f"recorded {len(old)} message(s), now {len(messages)}"
+    if (record.get("params") or {}) != params:
+        return f"parameters: recorded {json.dumps(record.get('params'), sort_keys=True)}, now {json.dumps(params, sort_keys=True)}"
+    return "the same text: the trial directory's path or the model's name differs"
+
+
+def _around(text: str, at: int, width: int = 12) -> str:
+    return ("…" if at > width else "") + text[max(0, at - width):at + width]
+
+
+def _records(path: Path) -> list:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
 
 
 def load(path: Path) -> dict:

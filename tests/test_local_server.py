@@ -32,6 +32,8 @@ FAKE = textwrap.dedent('''\
         sys.exit(1)
     if MODE == "never-ready":
         time.sleep(3600)
+    if MODE == "slow":
+        time.sleep(3)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def reply(self, body):
@@ -155,7 +157,7 @@ def test_serve_is_one_per_model_and_sigterm_leaves_no_server_and_no_state_file(t
             second = run_cli("serve", "--set", f"local_server={tmp_path / 'llama-server'}",
                              "--set", f"local_model={tmp_path / 'tiny.gguf'}", "--set", f"cache_dir={tmp_path / 'cache'}",
                              cwd=tmp_path, timeout=120)       # a second one for the same model would clobber the first
-            assert second.returncode != 0 and "already keeps tiny.gguf" in second.stderr, second.stderr
+            assert second.returncode != 0 and "already keeps tiny.gguf at http" in second.stderr, second.stderr
             assert (tmp_path / "cache" / "local-server.json").exists()
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=60) == 0
@@ -163,6 +165,44 @@ def test_serve_is_one_per_model_and_sigterm_leaves_no_server_and_no_state_file(t
             proc.kill()
     assert not (tmp_path / "cache" / "local-server.json").exists()
     assert processes_with(str(tmp_path / "llama-server")) == []
+
+
+def test_a_command_started_while_serve_loads_the_model_waits_for_it_and_never_starts_a_second(tmp_path):
+    import os
+    import subprocess
+
+    cfg = fake_server(tmp_path, "slow")
+    env = dict(os.environ, PYTHONPATH=str(localserver.Path(__file__).resolve().parents[1]))
+    with subprocess.Popen([sys.executable, "-m", "hepmini", "serve", "--set", f"local_server={tmp_path / 'llama-server'}",
+                           "--set", f"local_model={tmp_path / 'tiny.gguf'}", "--set", f"cache_dir={tmp_path / 'cache'}"],
+                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        try:
+            deadline = time.monotonic() + 60
+            while not localserver.state_file(cfg).exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert json.loads(localserver.state_file(cfg).read_text())["starting"] is True
+            said = []
+            with localserver.serving(cfg, ["local"], say=said.append) as joined:
+                assert not joined.owned and "is starting llama-server; waiting for it" in said[0], said
+                assert proc.stdout.readline().startswith(f"serving tiny.gguf at {joined.url}/v1")
+                assert len(processes_with(f"{tmp_path / 'llama-server'}\x00-m\x00")) == 1   # servers, not the serve
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    assert not localserver.state_file(cfg).exists()
+
+
+def test_a_serve_that_died_while_starting_is_not_waited_for(tmp_path):
+    cfg = fake_server(tmp_path, "ok")
+    localserver.state_file(cfg).parent.mkdir(parents=True)
+    dead = __import__("subprocess").run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                                        text=True).stdout.strip()
+    localserver.state_file(cfg).write_text(json.dumps({"starting": True, "model_file": str(tmp_path / "tiny.gguf"),
+                                                       "serve_pid": int(dead)}))
+    start = time.monotonic()
+    with localserver.serving(cfg, ["local"], say=lambda line: None) as server:
+        assert server.owned
+    assert time.monotonic() - start < 30
 
 
 def test_a_server_that_dies_mid_trial_is_named_in_the_error_with_its_log(tmp_path):

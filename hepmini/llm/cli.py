@@ -140,17 +140,20 @@ def cmd_serve(cfg, args) -> int:
     """`python -m hepmini serve`: run the local model's llama-server in the foreground until Ctrl-C."""
     from hepmini.llm import localserver
 
-    kept = localserver.join_kept(cfg)
-    if kept is not None:
-        raise LocalModelError(f"`hepmini serve` already keeps {kept.model.name} at {kept.url} (pid {kept.kept_pid}); "
-                              f"other commands join it: stop it first (Ctrl-C) to start another")
+    other = localserver.serve_elsewhere(cfg)
+    if other:
+        where = f"at {other['url']}" if other.get("url") else "(starting)"
+        raise LocalModelError(f"`hepmini serve` (pid {other['serve_pid']}) already keeps "
+                              f"{Path(other['model_file']).name} {where}; other commands join it: stop it first "
+                              f"(Ctrl-C) to start another")
     server = localserver.server_for(cfg, args.slots)
-    _say(f"starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")
-    server.start(say=_say)
-    localserver.keep(cfg, server)
     # `kill` (a batch script's trap, a scheduler) stops it as Ctrl-C does: no state file left naming a dead server
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        localserver.announce(cfg, server.model)        # commands started while it loads wait for it
+        _say(f"starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")
+        server.start(say=_say)
+        localserver.keep(cfg, server)
         print(f"serving {server.model.name} at {server.url}/v1 ({server.slots} slot(s)); `--model local` in other "
               f"hepmini commands uses it; Ctrl-C stops it", flush=True)
         server.proc.wait()
@@ -159,7 +162,7 @@ def cmd_serve(cfg, args) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        localserver.forget(cfg, server)
+        localserver.forget(cfg)
         server.stop()
 
 

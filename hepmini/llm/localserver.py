@@ -26,13 +26,14 @@ from hepmini.llm import local
 PROVIDER = "local"
 _RUNNING = {}                 # the server this process uses: {"server": LocalServer}
 _LOCK = threading.Lock()
+STARTUP = 600.0               # seconds a server may take to load its model and answer /health
 
 
 class LocalServer:
     """A llama-server process serving one GGUF model on 127.0.0.1."""
 
     def __init__(self, binary: Path, model: Path, *, slots: int, context: int, threads: int, log: Path,
-                 alias: str = local.DEFAULT_MODEL.name, startup: float = 600.0, env=None):
+                 alias: str = local.DEFAULT_MODEL.name, startup: float = STARTUP, env=None):
         self.binary, self.model, self.slots, self.context = Path(binary), Path(model), max(1, slots), context
         self.threads, self.log, self.alias, self.startup = threads, Path(log), alias, startup
         self.env = dict(env or {})   # a clean environment: LLAMA_ARG_* variables would change the server
@@ -232,13 +233,17 @@ def server_for(cfg, slots: int) -> LocalServer:
                        "llama-server.log", env=cfg.passthrough_env)
 
 
-def join_kept(cfg):
-    """The server `hepmini serve` keeps up for this same model file, if there is one and it answers."""
-    try:
-        state = json.loads(state_file(cfg).read_text())
-    except (OSError, ValueError):
+def join_kept(cfg, say=None):
+    """The server `hepmini serve` keeps up for this same model file, if there is one and it answers.
+
+    A serve still loading the model is waited for (`say` tells why), never doubled by a second server.
+    """
+    state = _state(cfg)
+    if state.get("model_file") != str(local.model_path(cfg)):
         return None
-    if state.get("model_file") != str(local.model_path(cfg)) or health(state.get("url", "")) != "ok":
+    if state.get("starting"):
+        state = _await_serve(cfg, state, say)
+    if health(state.get("url", "")) != "ok":
         return None
     server = LocalServer(Path(state["binary"]), Path(state["model_file"]), slots=state["slots"],
                          context=state["context_per_slot"], threads=state["threads"], log=Path(state["log"]))
@@ -247,13 +252,52 @@ def join_kept(cfg):
     return server
 
 
+def _await_serve(cfg, state: dict, say) -> dict:
+    """The state a starting `hepmini serve` writes once its server answers ({} if it stopped first)."""
+    if say:
+        say(f"local model: `hepmini serve` (pid {state.get('serve_pid')}) is starting llama-server; waiting for it")
+    deadline = time.monotonic() + STARTUP
+    while state.get("starting") and _alive(state.get("serve_pid")) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        state = _state(cfg)
+    return {} if state.get("starting") else state
+
+
+def serve_elsewhere(cfg) -> dict:
+    """The state of another live `hepmini serve` for this model ({} if none): starting or serving."""
+    state = _state(cfg)
+    if state.get("model_file") != str(local.model_path(cfg)) or state.get("serve_pid") == os.getpid():
+        return {}
+    if state.get("starting"):
+        return state if _alive(state.get("serve_pid")) else {}
+    return state if health(state.get("url", "")) == "ok" else {}
+
+
+def _state(cfg) -> dict:
+    try:
+        state = json.loads(state_file(cfg).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def serving(cfg, models, slots: int = 1, say=print):
     """Around a command: a server for its `local:` models (none needed: nothing happens)."""
     if not any(str(m).split(":", 1)[0] == PROVIDER for m in models):
         yield None
         return
-    server = join_kept(cfg)
+    server = join_kept(cfg, say)
     if server is not None:
         say(f"local model: using the server `hepmini serve` keeps at {server.url} ({server.slots} slot(s))")
     else:
@@ -276,19 +320,21 @@ def current():
         return _RUNNING.get("server")
 
 
+def announce(cfg, model: Path) -> None:
+    """Say that this process (`hepmini serve`) is starting a server for `model`: commands started meanwhile wait."""
+    atomic_write_json(state_file(cfg), {"starting": True, "model_file": str(model), "serve_pid": os.getpid()})
+
+
 def keep(cfg, server: LocalServer) -> None:
     """Record a server `hepmini serve` keeps up, so that other commands join it."""
     atomic_write_json(state_file(cfg), {"url": server.url, "binary": str(server.binary),
                                         "model_file": str(server.model), "slots": server.slots,
                                         "context_per_slot": server.context, "threads": server.threads,
-                                        "log": str(server.log), "pid": server.proc.pid, "repack": server.repack})
+                                        "log": str(server.log), "pid": server.proc.pid, "repack": server.repack,
+                                        "serve_pid": os.getpid()})
 
 
-def forget(cfg, server: LocalServer) -> None:
-    """Remove the record `keep` wrote, unless another `hepmini serve` has written its own since."""
-    path = state_file(cfg)
-    try:
-        if json.loads(path.read_text()).get("pid") == server.proc.pid:
-            path.unlink()
-    except (OSError, ValueError):
-        pass
+def forget(cfg) -> None:
+    """Remove the record `announce`/`keep` wrote, unless another `hepmini serve` has written its own since."""
+    if _state(cfg).get("serve_pid") == os.getpid():
+        state_file(cfg).unlink(missing_ok=True)

@@ -161,6 +161,20 @@ def test_a_supervisor_reply_without_instructions_goes_back_to_the_supervisor_nev
     assert "repeats the placeholder" in boss.calls[1]["messages"][-1]["content"]
 
 
+# what a real 1.5B supervisor sent back once (docs/bench-local/baseline): the review prompt's own format, echoed
+ECHOED_REVIEW = ("## Worker Prompt\nWrite the step-5 script.\nIf everything is correct, reply with exactly this one line "
+                 "and nothing else:\nVERDICT: ACCEPT\n\nOtherwise find the root cause and reply in exactly this format:\n"
+                 "VERDICT: REVISE\n## Worker Prompt\n<the complete revised instructions for the coder: ...>\n")
+
+
+def test_a_review_that_echoes_accept_then_revise_goes_back_to_the_supervisor_and_is_never_an_acceptance(work, tmp_path):
+    boss = Replay(["## Worker Prompt\nWrite the step-5 script.\n## Call record:\nasked\n", ECHOED_REVIEW,
+                   "VERDICT: ACCEPT"])
+    r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(boss, Replay([oracle_reply()])))
+    assert r["status"] == "success" and r["supervisor_format_errors"] == 1 and r["api_calls"] == 4
+    assert "a 'VERDICT: ACCEPT' and then a 'VERDICT: REVISE' line" in boss.calls[2]["messages"][-1]["content"]
+
+
 def test_a_supervisor_that_never_gives_instructions_ends_the_trial_as_a_format_error(work, tmp_path):
     boss, coder = Replay([ECHO] * 3), Replay([])
     r = trial(make_cfg(work), "step5", tmp_path, model="scripted:replay", clients=(boss, coder))

@@ -169,13 +169,13 @@ def supervise(t: Trial, supervisor, attempt: int, sup: list, s: Settings) -> str
     """One supervisor turn: ACCEPT ends the loop, else its instructions; a reply with none goes back to it."""
     for retry in range(SUPERVISOR_RETRIES + 1):
         text = call(t, supervisor, "supervisor", attempt, sup, s).text
-        said = verdict(text) if attempt else ""
-        if said == "ACCEPT":
-            t.record_verdict(attempt, True, text)
-            raise Accepted("the supervisor accepted the result")
-        if attempt:
-            t.record_verdict(attempt, False, text, "" if said else "a review had no VERDICT line: read as REVISE")
         try:
+            said = verdict(text) if attempt else ""
+            if said == "ACCEPT":
+                t.record_verdict(attempt, True, text)
+                raise Accepted("the supervisor accepted the result")
+            if attempt:
+                t.record_verdict(attempt, False, text, "" if said else "a review had no VERDICT line: read as REVISE")
             instructions = worker_prompt(text)
             t.command_files = call_record_files(text)   # what the script is run with (paper App. B.1)
             return instructions

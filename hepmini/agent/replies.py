@@ -85,13 +85,27 @@ def worker_prompt(text: str) -> str:
 
 
 def verdict(text: str) -> str:
-    """ACCEPT or REVISE from a review; a review with neither line reads as REVISE ("" is returned then).
+    """ACCEPT or REVISE from a review's first VERDICT line; a review with none reads as REVISE ("" is returned).
+
+    An ACCEPT followed by a REVISE line (seen: a 1.5B supervisor echoing the review prompt, whose format
+    names both) is a FormatError, never an acceptance; a REVISE that quotes ACCEPT later is a REVISE.
 
     >>> verdict("VERDICT: ACCEPT"), verdict("## verdict: revise\\n..."), verdict("looks fine")
     ('ACCEPT', 'REVISE', '')
+    >>> verdict("VERDICT: REVISE\\n## Worker Prompt\\nDo not reply\\nVERDICT: ACCEPT\\nuntil it runs.")
+    'REVISE'
+    >>> try:
+    ...     verdict("reply with exactly this one line:\\nVERDICT: ACCEPT\\nOtherwise:\\nVERDICT: REVISE\\n## Worker Prompt")
+    ... except FormatError as exc:
+    ...     print(str(exc).split(". ")[0])
+    Format error: your review has a 'VERDICT: ACCEPT' and then a 'VERDICT: REVISE' line
     """
-    match = VERDICT.search(text or "")
-    return match.group(1).upper() if match else ""
+    said = [m.upper() for m in VERDICT.findall(text or "")]
+    if said[:1] == ["ACCEPT"] and "REVISE" in said:
+        raise FormatError("Format error: your review has a 'VERDICT: ACCEPT' and then a 'VERDICT: REVISE' line. If "
+                          "the result is correct, reply with the single line 'VERDICT: ACCEPT'; otherwise start with "
+                          f"'VERDICT: REVISE'. {SUPERVISOR_FORMAT}")
+    return said[0] if said else ""
 
 
 MAX_FILES, MAX_PATH = 64, 512       # what a call record may pass to the script: bounded

@@ -101,6 +101,10 @@ def test_rules_on_runs_that_ended_otherwise(tmp_path):
 
     assert rule("timeout", returncode=-9, killed="timeout")["category"] == OTHER
     assert rule("format", status="format_error")["category"] == OTHER
+    boss = rule("boss", status="format_error", reason="the supervisor gave no usable instructions in 3 replies",
+                supervisor_format_errors=4)
+    assert boss["evidence"] == ["the loop ended on a format error: the supervisor gave no usable instructions in 3 "
+                                "replies (0 coder and 4 supervisor format error(s))"]
     assert rule("tamper", status="tampered", security={"tampered": ["inputs/arrays/bkgd.npy"]})["category"] == OTHER
     assert rule("norun", runs=False, stop="token_limit")["category"] == OTHER
     ok = rule("ok", status="success", returncode=0)

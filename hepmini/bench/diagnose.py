@@ -77,8 +77,10 @@ def classify_rules(directory, result=None) -> dict:
         return _verdict(OTHER, "tampered", "the generated code changed protected files: "
                         + ", ".join((r.get("security") or {}).get("tampered") or ["?"]))
     if status == "format_error":
-        return _verdict(OTHER, "format-error", f"the coder's last reply had no usable ```python block "
-                        f"({r.get('format_errors', 0)} format error(s))")
+        # the coder's reply or the supervisor's instructions: the trial's own reason says which
+        return _verdict(OTHER, "format-error", f"the loop ended on a format error: {r.get('reason') or '?'} "
+                        f"({r.get('format_errors', 0)} coder and {r.get('supervisor_format_errors', 0)} "
+                        f"supervisor format error(s))")
     if view.last is None:
         return _verdict(OTHER, "no-run", f"no code was run (loop ended: {r.get('stop')}: {r.get('reason', '')})")
     where = f"last run (attempt {view.last.get('attempt')}) "

@@ -174,6 +174,17 @@ def test_parse_answer():
         assert category == OTHER and flag.startswith("unparsable")
 
 
+def test_a_stored_llm_answer_is_read_again_by_todays_parser_without_a_call(tmp_path):
+    d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
+    raw = "***all data weights = 0: the event weights of the selected data come out all zero***"
+    old = {"format": diagnose.FORMAT, "rules_version": diagnose.RULES_VERSION - 1, "rule": {},
+           "llm": {"model": "local:m", "category": OTHER, "flagged": "unparsable: ...", "raw": raw}}
+    (d / "classification.json").write_text(json.dumps(old))
+    out = diagnose.cached(d)
+    assert out["llm"]["category"] == WEIGHTS and "definition" in out["llm"]["flagged"] and out["agree"] is False
+    assert json.loads((d / "classification.json").read_text())["llm"]["category"] == WEIGHTS
+
+
 def test_llm_classifier_writes_classification_and_pays_once(tmp_path):
     d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
     (d / "comprehensive.log").write_text("COMPREHENSIVE SUPERVISOR-CODER LOG\nKeyError: 'photon_pT'\n")

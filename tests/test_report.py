@@ -16,7 +16,7 @@ from support.workdirs import REF_SETTINGS, copy_workdir, run_cli
 from test_metrics import CLAUDE, FIXTURE, OPENAI, write_campaign
 
 from hepmini import cli
-from hepmini.bench import charts, fmt, report, specs, store, svg
+from hepmini.bench import charts, diagnose, fmt, report, specs, store, svg
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_report_writes_every_file_with_the_metrics(fixture_report):
     cell = next(c for c in summary["cells"] if c["model"] == OPENAI and c["step"] == "step1")
     assert cell["success_rate"] == 0.5 and cell["agent_work"]["mean"] == 25.0 and cell["cost"]["n_unknown"] == 1
     assert len(summary["problems"]) == 3 and summary["provenance"]["spec"]["budget"] == 5.0
-    assert summary["provenance"]["classifier"] == {"rules v1": 4, "LLM openai:judge": 2}
+    assert summary["provenance"]["classifier"] == {f"rules v{diagnose.RULES_VERSION}": 4, "LLM openai:judge": 2}
     with open(d / "summary.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["model"], r["step"]) for r in rows] == [(OPENAI, "step1"), (OPENAI, "step3"), (CLAUDE, "step1"),

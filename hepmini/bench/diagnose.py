@@ -34,7 +34,7 @@ from hepmini.agent import prompts
 from hepmini.files import atomic_write_json
 
 FORMAT = "hepmini-classification-1"
-RULES_VERSION = 1          # bump when a rule changes: cached classifications are then redone
+RULES_VERSION = 2          # bump when a rule changes: cached classifications are then redone
 CATEGORIES = prompts.ERROR_CATEGORIES
 WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = CATEGORIES
 SHORT = {WEIGHTS: "weights=0", DUMMY: "dummy", CALLING: "func-call", BRANCH: "branch", MISSING: "file-nf",
@@ -183,8 +183,13 @@ def _ran_rules(view: evidence.TrialView, where: str) -> dict:
 def parse_answer(text: str) -> tuple:
     """(category, flag) from a classifier reply: `***Category***`, case-insensitive; unparsable -> other, flagged.
 
+    A starred answer that copies the category's definition after its name (`***name: definition***`,
+    seen from a 1.5B model) names that category, flagged so.
+
     >>> parse_answer("***Semantic Error***")
     ('semantic error', '')
+    >>> parse_answer("***all data weights = 0: the event weights ... come out all zero***")
+    ('all data weights = 0', "the answer copies the category's definition after its name")
     >>> parse_answer("I think it is a weights problem")
     ('other', 'unparsable: no ***category*** naming one of the seven categories')
     """
@@ -192,16 +197,27 @@ def parse_answer(text: str) -> tuple:
         return re.sub(r"\s+", " ", s.strip().strip(".*:`'\"").lower().replace("_", " "))
 
     wanted = {norm(c): c for c in CATEGORIES}
-    named = []
+    named, defined = [], False
     for match in _ANSWER.findall(text or ""):
         category = wanted.get(norm(match))
+        if category is None and ":" in match:
+            category = wanted.get(norm(match.split(":", 1)[0]))
+            defined = defined or category is not None
         if category and category not in named:
             named.append(category)
     if not named:
         return OTHER, "unparsable: no ***category*** naming one of the seven categories"
     if len(named) > 1:
         return named[0], f"ambiguous: the reply names {len(named)} categories ({'; '.join(named)}); the first is used"
-    return named[0], ""
+    return named[0], "the answer copies the category's definition after its name" if defined else ""
+
+
+def reparsed(llm):
+    """A stored LLM verdict with its category read again from its raw answer by today's parser."""
+    if not llm or not llm.get("raw"):
+        return llm
+    category, flag = parse_answer(llm["raw"])
+    return {**llm, "category": category, "flagged": flag}
 
 
 def _clip(text: str, limit: int = LLM_LOG_CHARS) -> str:
@@ -270,7 +286,7 @@ def classify_trial(directory, result=None, client=None, force=False, on_event=No
     rule = classify_rules(d, result)
     out = {"format": FORMAT, "rules_version": RULES_VERSION, "hepmini_version": __version__, "classified": _now(),
            "status": result.get("status"), "step": result.get("step"),
-           "rule": rule, "llm": old.get("llm"),
+           "rule": rule, "llm": reparsed(old.get("llm")),
            "ground_truth": (result.get("scripted") or {}).get("injected_fault")}
     if client is not None and rule["category"] is not None:
         cached = old.get("llm") or {}
@@ -292,7 +308,7 @@ def cached(directory, result=None) -> dict:
         return classify_trial(d, result)
     except OSError:  # a read-only campaign: classify without writing
         rule = classify_rules(d, result)
-        return {"format": FORMAT, "rules_version": RULES_VERSION, "rule": rule, "llm": (old or {}).get("llm"),
+        return {"format": FORMAT, "rules_version": RULES_VERSION, "rule": rule, "llm": reparsed((old or {}).get("llm")),
                 "ground_truth": ((result or {}).get("scripted") or {}).get("injected_fault"), "agree": None}
 
 

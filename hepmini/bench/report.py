@@ -52,7 +52,7 @@ def _unwritten(r: dict, memo=None) -> dict:
         if old.get("format") == diagnose.FORMAT and old.get("rules_version") == diagnose.RULES_VERSION:
             return old   # not memoised: an LLM verdict may still be added by `classify`
         memo[key] = {"format": diagnose.FORMAT, "rules_version": diagnose.RULES_VERSION,
-                           "rule": diagnose.classify_rules(r["path"], r), "llm": old.get("llm"),
+                           "rule": diagnose.classify_rules(r["path"], r), "llm": diagnose.reparsed(old.get("llm")),
                            "ground_truth": (r.get("scripted") or {}).get("injected_fault"), "agree": None}
     return memo[key]
 

@@ -1,0 +1,54 @@
+import os
+import sys
+import uproot
+import awkward as ak
+import json
+
+def inspect_roots(input_files, output_files):
+    os.makedirs(output_files, exist_ok=True)
+    
+    summary = {"files": {}}
+    
+    for file_path in input_files:
+        file_name = os.path.basename(file_path)
+        tree_name = "mini"
+        
+        try:
+            with uproot.open(file_path) as file:
+                tree = file[tree_name]
+                entries = tree.num_entries
+                branches = tree.branches
+                
+                summary["files"][file_name] = {"trees": {tree_name: {"entries": entries, "branches": branches}}}
+                
+                print(f"File: {file_name}")
+                print(f"Tree: {tree_name}")
+                print(f"Entries: {entries}")
+                print(f"Branches: {branches}")
+                
+                for branch in branches:
+                    print(f"  Branch: {branch.name}, Type: {branch.typename}")
+                
+                print()
+        except Exception as e:
+            print(f"Error processing file {file_name}: {e}")
+            sys.exit(1)
+    
+    with open(output_files + "/summary.json", "w") as f:
+        json.dump(summary, f, indent=4)
+    
+    with open(output_files + "/summary.txt", "w") as f:
+        for file_name, file_info in summary["files"].items():
+            f.write(f"File: {file_name}\n")
+            f.write(f"Tree: {file_info['trees']['mini']['entries']} entries\n")
+            f.write(f"Branches: {file_info['trees']['mini']['branches']}\n")
+            f.write("\n")
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(description="Inspect ROOT files for Higgs -> diphoton analysis")
+    parser.add_argument("--input-files", nargs="+", required=True, help="Input ROOT files")
+    parser.add_argument("--output-files", required=True, help="Output directory for summary files")
+    args = parser.parse_args()
+    
+    inspect_roots(args.input_files, args.output_files)

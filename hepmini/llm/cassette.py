@@ -26,7 +26,7 @@ FORMAT = "hepmini-cassette-1"
 
 
 def request_key(model: str, messages, params, home: str = "") -> str:
-    """The content address of a request: sha256 of its canonical JSON, the trial's own directory read as <trial>.
+    """The content address of a request: sha256 of its canonical JSON, the trial's directory and the venv read as tags.
 
     A run's output may name the trial directory (a traceback's path), and a model's reply may quote it back;
     another run of the same trial lives elsewhere, so any absolute path that ends in this trial's own last two
@@ -38,16 +38,24 @@ def request_key(model: str, messages, params, home: str = "") -> str:
     >>> b = [{"role": "user", "content": 'File "/tmp/b/cells/m/step1/trial-1/x.py", line 3 (trial-10 stays)'}]
     >>> request_key("m", a, {}, "/a/cells/m/step1/trial-1") == request_key("m", b, {}, "/tmp/b/cells/m/step1/trial-1")
     True
+    >>> venv = [{"role": "user", "content": 'File "/a/.venv/lib/python3.11/site-packages/numpy/x.py"'}]
+    >>> other = [{"role": "user", "content": 'File "/b/env/lib/python3.11/site-packages/numpy/x.py"'}]
+    >>> request_key("m", venv, {}) == request_key("m", other, {})
+    True
     """
     own = _trial_paths(home)
 
-    def content(text: str) -> str:
-        return own.sub("<trial>", text) if own else text
+    def content(text: str) -> str:   # a traceback into the interpreter's libraries names this machine's venv
+        return _PYTHON.sub("<python>", own.sub("<trial>", text) if own else text)
 
     canonical = json.dumps({"model": model, "messages": [{"role": m["role"], "content": content(m["content"])}
                                                          for m in messages],
                             "params": params or {}}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# an interpreter's prefix, whatever machine recorded it: /any/venv in "/any/venv/lib/python3.11/site-packages/..."
+_PYTHON = re.compile(r"(?:/[^/\s\"'`<>]+)+(?=/lib/python\d+\.\d+/)")
 
 
 @functools.lru_cache(maxsize=64)
@@ -133,7 +141,7 @@ class Player:
 
     def __init__(self, path: Path, name: str, home: str = ""):
         self.path, self.name, self.model, self.home = Path(path), name, name, home
-        self.replies, self.used = load(self.path), 0
+        self.replies, self.used = load(self.path, home), 0
 
     def complete(self, messages, params=None, on_event=None) -> Reply:
         key = request_key(self.name, messages, params, self.home)
@@ -187,7 +195,7 @@ def _records(path: Path) -> list:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
 
 
-def load(path: Path) -> dict:
+def load(path: Path, home: str = "") -> dict:
     """key -> [reply records] in recorded order; CassetteError (one line) for a missing, corrupt or foreign one."""
     replies = {}
     try:
@@ -201,7 +209,10 @@ def load(path: Path) -> dict:
             if record.get("format") != FORMAT:
                 raise CassetteError(f"{path}:{n}: a cassette of format {record.get('format')!r} (hepmini "
                                     f"{record.get('hepmini', '?')}); this hepmini reads {FORMAT}: re-record it")
-            replies.setdefault(record["key"], []).append(record["reply"])
+            # the key again from what was asked: today's normalisation (paths of the trial, of the venv)
+            key = (request_key(record["model"], record["messages"], record["params"], home)
+                   if home and "messages" in record else record["key"])
+            replies.setdefault(key, []).append(record["reply"])
         except (ValueError, KeyError, TypeError, AttributeError):
             raise CassetteError(f"{path}:{n}: a corrupt cassette line; re-record the trial") from None
     return replies

@@ -141,7 +141,8 @@ class Player:
 
     def __init__(self, path: Path, name: str, home: str = ""):
         self.path, self.name, self.model, self.home = Path(path), name, name, home
-        self.replies, self.used = load(self.path, home), 0
+        self.records = _records(self.path)
+        self.replies, self.used = _replies(self.path, self.records, home), 0
 
     def complete(self, messages, params=None, on_event=None) -> Reply:
         key = request_key(self.name, messages, params, self.home)
@@ -155,7 +156,7 @@ class Player:
 
     def _difference(self, messages, params) -> str:
         """Where this request first departs from the one the cassette recorded at the same place."""
-        recorded = [r for r in _records(self.path) if r.get("model") == self.name]
+        recorded = [r for r in self.records if r.get("model") == self.name]
         if self.used >= len(recorded):
             return f"the cassette holds {len(recorded)} call(s) of this model"
         return first_difference(recorded[self.used], messages, params or {})
@@ -191,29 +192,40 @@ def _around(text: str, at: int, width: int = 12) -> str:
     return ("…" if at > width else "") + text[max(0, at - width):at + width]
 
 
-def _records(path: Path) -> list:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
-
-
 def load(path: Path, home: str = "") -> dict:
     """key -> [reply records] in recorded order; CassetteError (one line) for a missing, corrupt or foreign one."""
-    replies = {}
+    return _replies(path, _records(path), home)
+
+
+def _records(path: Path) -> list:
+    """The cassette's lines as records, each checked for this hepmini's format."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise CassetteError(f"no cassette at {path} ({exc.strerror}); replay needs a campaign recorded by hepmini "
                             f"{__version__.split('.')[0]}.x") from None
+    records = []
     for n, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
             if record.get("format") != FORMAT:
                 raise CassetteError(f"{path}:{n}: a cassette of format {record.get('format')!r} (hepmini "
                                     f"{record.get('hepmini', '?')}); this hepmini reads {FORMAT}: re-record it")
+            records.append(record)
+        except (ValueError, AttributeError):
+            raise CassetteError(f"{path}:{n}: a corrupt cassette line; re-record the trial") from None
+    return records
+
+
+def _replies(path: Path, records: list, home: str) -> dict:
+    replies = {}
+    for n, record in enumerate(records, 1):
+        try:
             # the key again from what was asked: today's normalisation (paths of the trial, of the venv)
             key = (request_key(record["model"], record["messages"], record["params"], home)
                    if home and "messages" in record else record["key"])
             replies.setdefault(key, []).append(record["reply"])
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError):
             raise CassetteError(f"{path}:{n}: a corrupt cassette line; re-record the trial") from None
     return replies
 

@@ -10,7 +10,7 @@ from support.workdirs import run_cli
 from support.fakes import OpenAIFake, Resp, openai_completion
 
 from hepmini import cli
-from hepmini.bench import diagnose
+from hepmini.bench import agreement, diagnose
 from hepmini.bench import metrics
 from hepmini.errors import RateLimited
 from hepmini.agent.standins import Replay
@@ -211,6 +211,32 @@ def test_llm_classifier_writes_classification_and_pays_once(tmp_path):
     assert diagnose.classify_trial(ok, client=Replay([]))["llm"] is None     # successes cost nothing
 
 
+def _listed(prompt: str) -> list:
+    return [line[2:].split(":")[0] for line in prompt.splitlines() if line.startswith("- ") and ":" in line]
+
+
+def test_the_position_control_asks_again_with_the_list_reversed_and_pays_once(tmp_path):
+    d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
+    (d / "comprehensive.log").write_text("log\n")
+    # a model that answers whatever is listed first: the control exposes it
+    bot = Replay(["***all data weights = 0***", "***other***"], model="judge:first")
+    out = diagnose.classify_trial(d, client=bot, control="reversed")
+    paper, reverse = (_listed(call["messages"][0]["content"]) for call in bot.calls)
+    assert paper == list(ERROR_CATEGORIES) and reverse == list(reversed(ERROR_CATEGORIES))
+    assert out["llm"]["category"] == WEIGHTS and "order" not in out["llm"]
+    assert out["llm_control"]["category"] == OTHER and out["llm_control"]["order"] == "reversed"
+    assert out["agree"] is False                  # agreement is the paper-order answer's, as before
+    again = diagnose.classify_trial(d, client=bot, control="reversed")      # both answers cached: no call
+    assert len(bot.calls) == 2 and again["llm_control"] == out["llm_control"]
+    assert diagnose.classify_trial(d)["llm_control"]["category"] == OTHER    # kept when the rules run alone
+    position = agreement.position_control([again])
+    assert position == {"n": 1, "same": 0, "first": 1, "first_control": 1}
+    assert "0/1 answers unchanged" in agreement.position_text(position)
+    steady = Replay(["***incorrect branch name***"] * 2, model="judge:steady")
+    out = diagnose.classify_trial(d, client=steady, control="reversed")
+    assert agreement.position_control([out]) == {"n": 1, "same": 1, "first": 0, "first_control": 0}
+
+
 def test_classify_command_with_a_loopback_model(tmp_path, monkeypatch, capsys):
     d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="FileNotFoundError: [Errno 2] No such file"))
     (d / "comprehensive.log").write_text("log\n")
@@ -226,6 +252,15 @@ def test_classify_command_with_a_loopback_model(tmp_path, monkeypatch, capsys):
     assert re.search(r"\[classify 1/1\] classifier call 1: \d+ in / \d+ out tokens in", err), err   # live progress
     assert "-> intermediate file not found" in out and "llm openai:gpt-4o: intermediate file not found" in out
     assert "rules vs LLM agreement: 1/1 = 100.0 %" in out
+    with OpenAIFake(key="sk-test-classify-0001") as fake:
+        fake.script(Resp(200, openai_completion("***intermediate file not found***", "gpt-4o-2024-08-06")))
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url + "/v1")
+        assert cli.main(["classify", str(tmp_path), "--model", "openai:gpt-4o", "--control", "reversed"]) == 0
+        assert len(fake.requests) == 1         # the paper-order answer is cached: only the control is asked
+    out, err = capsys.readouterr()
+    assert "classifier (list reversed) call 2" in err and "| list reversed: intermediate file not found" in out
+    assert "position control (the category list reversed): 1/1 answers unchanged" in out
+    assert cli.main(["classify", str(tmp_path), "--control", "reversed"]) == 2   # a control needs a model
     assert cli.main(["classify", str(tmp_path), "--model", "scripted:oracle"]) == 2   # no stand-in classifies
     monkeypatch.delenv("OPENAI_API_KEY")
     assert cli.main(["classify", str(tmp_path), "--model", "openai:gpt-4o"]) == 2     # no key: nothing sent

@@ -12,7 +12,8 @@ from hepmini.bench import metrics
 OPENAI, CLAUDE = "openai:gpt-x", "anthropic:claude-y"
 
 
-def trial(status, user, total, calls, cost, wall, category=None, known_part=None, llm=None, truth=None):
+def trial(status, user, total, calls, cost, wall, category=None, known_part=None, llm=None, truth=None,
+          control=None):
     """A result.json as hepmini.agent.trial writes it (the fields the metrics read), plus its classification."""
     result = {"format": "hepmini-trial-1", "status": status, "api_calls": calls, "iterations": max(0, (calls - 1) // 2),
               "tokens": {"user_prompt": user, "total": total, "input": total - 10, "output": 10},
@@ -29,6 +30,9 @@ def trial(status, user, total, calls, cost, wall, category=None, known_part=None
                           "rule": {"category": category, "rule": "hand-made", "evidence": ["fixture"]},
                           "llm": {"model": "openai:judge", "category": llm, "raw": f"***{llm}***", "flagged": ""}
                           if llm else None, "ground_truth": truth}
+        if control:   # the LLM asked again with its category list reversed
+            classification["llm_control"] = {"model": "openai:judge", "category": control, "raw": f"***{control}***",
+                                             "flagged": "", "order": "reversed"}
     return result, classification
 
 
@@ -36,7 +40,8 @@ def trial(status, user, total, calls, cost, wall, category=None, known_part=None
 FIXTURE = {
     (OPENAI, "step1", 1): trial("success", 100, 1100, 3, 0.01, 10),
     (OPENAI, "step1", 2): trial("success", 100, 2100, 5, 0.03, 20),
-    (OPENAI, "step1", 3): trial("failed", 100, 3100, 7, 0.05, 30, "semantic error", llm="semantic error"),
+    (OPENAI, "step1", 3): trial("failed", 100, 3100, 7, 0.05, 30, "semantic error", llm="semantic error",
+                                control="semantic error"),
     (OPENAI, "step1", 4): trial("infrastructure", 100, 150, 1, 0.001, 5),
     (OPENAI, "step1", 5): trial("format_error", 100, 4100, 7, None, 40, "other", known_part=0.02,
                                 llm="function-calling error"),
@@ -196,6 +201,7 @@ def test_classifier_accuracy_and_llm_agreement(summary):
     assert (truth["n"], truth["agree"]) == (2, 1) and truth["matrix"]["semantic error"] == {"dummy data created": 1}
     llm = c["rules_vs_llm"]                    # semantic agreed, other vs function-calling not
     assert (llm["n"], llm["agree"], llm["rate"]) == (2, 1, 0.5) and c["llm_models"] == ["openai:judge"]
+    assert c["llm_position"] == {"n": 1, "same": 1, "first": 0, "first_control": 0}   # one trial had the control
 
 
 def test_running_corrupt_and_partial_cells_are_reported_and_skipped(summary):

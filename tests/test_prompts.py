@@ -70,7 +70,8 @@ def test_standing_prompts_render_with_their_values():
     for name in STANDING:
         text = prompts.render(name, **values)
         assert "$" not in text
-        assert prompts.placeholders(name) <= set(values) | set(prompts.rule_values())
+        filled_by_render = {"category_list"}     # the classifier's categories, in the paper's order by default
+        assert prompts.placeholders(name) <= set(values) | set(prompts.rule_values()) | filled_by_render
     review = prompts.render("supervisor_review", **values)
     assert prompts.VERDICT_ACCEPT in review and prompts.VERDICT_REVISE in review
     assert "<code>" in review and "<output>" in review and "## Worker Prompt" in review
@@ -88,6 +89,20 @@ def test_error_classifier_prompt_follows_paper_section_v3():
     assert "root cause" in text.lower() and "***semantic error***" in text
     assert "<LOG>" in text and "<VAL>" in text
     assert text.rstrip().endswith("no explanation, no other text.")
+    listed = [line[2:].split(":")[0] for line in text.splitlines() if line.startswith("- ") and ":" in line]
+    assert listed == list(prompts.ERROR_CATEGORIES)                     # the paper's order by default
+
+
+def test_the_category_list_takes_any_order_of_all_seven_and_only_that():
+    reverse = tuple(reversed(prompts.ERROR_CATEGORIES))
+    text = prompts.render("error_classifier", comprehensive_log="L", validation_log="V",
+                          category_list=prompts.category_list(reverse))
+    listed = [line[2:].split(":")[0] for line in text.splitlines() if line.startswith("- ") and ":" in line]
+    assert listed == list(reverse)
+    assert sorted(prompts.category_list(reverse).splitlines()) == sorted(prompts.category_list().splitlines())
+    for bad in (prompts.ERROR_CATEGORIES[:6], prompts.ERROR_CATEGORIES + ("other",), ("x",) * 7):
+        with pytest.raises(prompts.PromptError, match="each of the seven categories once"):
+            prompts.category_list(bad)
 
 
 # ---- sufficiency: every path and number the reference uses is in the prompt ---------------------

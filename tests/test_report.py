@@ -46,6 +46,8 @@ def test_report_writes_every_file_with_the_metrics(fixture_report):
     # Table 1 per model, not pooled: openai fails twice in step1 and once in step3, claude once in step3
     assert f"Failures of {OPENAI} by error category" in md and f"Failures of {CLAUDE} by error category" in md
     assert "| **Total failures** | **2** | **1** |" in md and "| **Total failures** | **0** | **1** |" in md
+    assert "Rules vs LLM classifier (openai:judge): agree on 1/2 failures; 0 answer(s) flagged." in md
+    assert "LLM position control (the category list reversed): 1/1 answers unchanged" in md
     with open(d / "trials.csv", newline="") as fh:
         trials = list(csv.DictReader(fh))
     assert len(trials) == 13 and {(t["model"], t["step"], t["trial"]) for t in trials} == \
@@ -69,7 +71,8 @@ def test_report_page_is_self_contained_and_every_link_is_relative(fixture_report
     assert page.count("<svg") == 7          # heatmap, errors, agent work, API calls, cost, user ratio, Pareto
     for text in ("Success rate per model and step", "Error distribution per model", "Table 1, per model",
                  "Agent work per step", "API calls per step", "Cost per step", "Cost vs success", "Pareto front",
-                 "Rules vs LLM", "agree on 1/2 = 50.0 %", "Provenance", "sha256", "m-2025", "Every trial",
+                 "Rules vs LLM", "agree on 1/2 = 50.0 %", "position control (the category list reversed): 1/1 "
+                 "answers unchanged", "Provenance", "sha256", "m-2025", "Every trial",
                  "trial(s) used a model of unknown price", "unreadable result.json", "no result.json",
                  "workflow step", "fraction of failed trials"):
         assert text in page, text

@@ -66,6 +66,8 @@ def render(name: str, **values) -> str:
     """
     stem = Path(name).stem if name.endswith(".txt") else name
     filled = rule_values()
+    if "category_list" in placeholders(stem):
+        filled["category_list"] = category_list()
     filled.update(_path_values(values))
     tools = [name for step in layout.steps() if Path(step.PROMPT).stem == stem for name in step.TOOLS]
     if tools:   # the provided functions the task quotes ($tool_headers), in the step's order
@@ -163,6 +165,22 @@ def _array_table(r) -> str:
     if missing:  # a new column in rules.py needs its definition written here
         raise PromptError(f"prompts.py has no definition for array column(s) {missing}")
     return "\n".join(f"  {i}  {c:<11} {_ARRAY_MEANING[c]}" for i, c in enumerate(r.ARRAY_COLUMNS))
+
+
+def category_list(order=ERROR_CATEGORIES) -> str:
+    """The classifier prompt's `- category: definition` lines (prompts/error_categories.txt) in `order`.
+
+    The paper's order is the default; another order is the position-bias control of `diagnose --control`.
+    """
+    lines = {}
+    for line in load("error_categories").splitlines():
+        name = line[2:].split(":", 1)[0]
+        if name in ERROR_CATEGORIES:
+            lines[name] = line
+    if sorted(order) != sorted(ERROR_CATEGORIES) or len(lines) != len(ERROR_CATEGORIES):
+        raise PromptError("the classifier's category list must name each of the seven categories once "
+                          f"(prompts/error_categories.txt; order given: {list(order)})")
+    return "\n".join(lines[name] for name in order)
 
 
 def rule_values() -> dict:

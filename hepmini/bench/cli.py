@@ -41,6 +41,8 @@ def add_diagnose(parser) -> None:
                         "holding them (e.g. a campaign)")
     parser.add_argument("--model", help="also ask this provider:model, with the paper's classifier prompt")
     parser.add_argument("--force", action="store_true", help="ask the model again even if it already answered")
+    parser.add_argument("--control", choices=["reversed"], help="with --model: ask once more with the category list "
+                        "reversed, a control for answers that follow the list's order (one more call per failure)")
     add_set(parser)
 
 
@@ -171,18 +173,22 @@ def cmd_bench(cfg, args) -> int:
     return 0 if s["finished"] == s["cells"] else 1
 
 
-def _diagnose_each(dirs, client, force: bool) -> tuple:
-    """Classify every trial (printing one line each); (truth pairs, rules-vs-LLM pairs, counts, failed LLM calls)."""
+def _diagnose_each(dirs, client, force: bool, control=None) -> tuple:
+    """Classify every trial (one line each); (truth pairs, rules-vs-LLM pairs, counts, failed LLM calls, failures)."""
     from hepmini.agent.progress import Progress
     from hepmini.bench.diagnose import classify_trial
 
-    truth, llm_pairs, counts, failed_calls, progress = [], [], {}, 0, Progress()
+    truth, llm_pairs, counts, failed_calls, progress, failures = [], [], {}, 0, Progress(), []
     for n, d in enumerate(dirs, 1):
-        listener = progress.trial(f"classify {n}/{len(dirs)}").call("classifier", 1) if client else None
-        c = classify_trial(d, client=client, force=force, on_event=listener)
+        reporter = progress.trial(f"classify {n}/{len(dirs)}")
+        listen, control_listen = ((reporter.call("classifier", 1), reporter.call(f"classifier (list {control})", 2))
+                                  if client else (None, None))
+        c = classify_trial(d, client=client, force=force, control=control, on_event=listen,
+                           on_control_event=control_listen)
         category = c["rule"]["category"]
         if category is None:
             continue
+        failures.append(c)
         counts[category] = counts.get(category, 0) + 1
         llm_part, extra = c.get("llm") or {}, ""
         if llm_part:
@@ -192,21 +198,27 @@ def _diagnose_each(dirs, client, force: bool) -> tuple:
                 llm_pairs.append((category, llm_part["category"]))
             else:
                 failed_calls += 1
+        if control and c.get("llm_control"):
+            extra += f" | list {control}: {c['llm_control'].get('category')}"
+            failed_calls += c["llm_control"].get("category") is None
         if c["ground_truth"]:
             truth.append((c["ground_truth"], category))
             extra += f" | injected: {c['ground_truth']}{'' if c['ground_truth'] == category else '  <-- MISS'}"
         why = "; ".join(c["rule"]["evidence"][1:2] or c["rule"]["evidence"][:1])
         print(f"{c['step'] or '?'} {d}: {c['status']} -> {category} [{c['rule']['rule']}: {why[:160]}]{extra}")
-    return truth, llm_pairs, counts, failed_calls
+    return truth, llm_pairs, counts, failed_calls, failures
 
 
 def cmd_diagnose(cfg, args) -> int:
     """`python -m hepmini diagnose TRIAL_DIR... [--model M] [--force]`."""
-    from hepmini.bench.diagnose import CATEGORIES, RULES_VERSION, confusion, matrix_text, trial_dirs
+    from hepmini.bench.agreement import confusion, matrix_text, position_control, position_text
+    from hepmini.bench.diagnose import CATEGORIES, RULES_VERSION, trial_dirs
 
     dirs = trial_dirs(args.trials)
     if not dirs:
         raise ConfigError(f"no trial directory (one holding result.json) in {' '.join(args.trials)}")
+    if args.control and not args.model:
+        raise ConfigError("--control asks the LLM classifier again: name its model with --model (e.g. --model local)")
     if args.model:
         if models.is_standin(args.model):
             raise ConfigError("the scripted stand-ins cannot classify errors; name a model (e.g. "
@@ -218,7 +230,7 @@ def cmd_diagnose(cfg, args) -> int:
     with serving(cfg, [args.model] if args.model else [], say=lambda line: print(line, file=sys.stderr)):
         client = models.client_for(args.model, cfg) if args.model else None
         try:
-            truth, llm_pairs, counts, failed_calls = _diagnose_each(dirs, client, args.force)
+            truth, llm_pairs, counts, failed_calls, failures = _diagnose_each(dirs, client, args.force, args.control)
         finally:
             if client is not None:
                 client.close()
@@ -236,6 +248,9 @@ def cmd_diagnose(cfg, args) -> int:
         conf = confusion(llm_pairs)
         print(f"\nrules vs LLM agreement: {conf['agree']}/{conf['n']} = {100 * conf['rate']:.1f} %")
         print(matrix_text(conf, "rules", "llm"))
+    position = position_control(failures)
+    if position["n"]:
+        print(f"\n{position_text(position)}")
     if failed_calls:
         print(f"\n{failed_calls} LLM call(s) failed (see classification.json); run the command again to retry them")
     return 1 if failed_calls else 0

@@ -20,7 +20,9 @@ with the error its last attempt made, earlier attempts were already answered by 
 
 The LLM classifier (optional) renders prompts/error_classifier.txt with the comprehensive and
 validation logs and parses `***Category***`; an answer naming no category is `other`, flagged.
-Both verdicts go to classification.json in the trial directory.
+Its control (`--control reversed`) asks again with the category list reversed: an answer that follows
+the list's order rather than the logs moves (a small model may pick whatever is listed first).
+All verdicts go to classification.json in the trial directory.
 """
 
 import datetime
@@ -29,16 +31,15 @@ from pathlib import Path
 
 from hepmini.agent.trial import FAILURES
 from hepmini import __version__
-from hepmini.bench import evidence
 from hepmini.agent import prompts
+from hepmini.bench import evidence
+from hepmini.bench.agreement import CONTROLS
 from hepmini.files import atomic_write_json
 
 FORMAT = "hepmini-classification-1"
 RULES_VERSION = 2          # bump when a rule changes: cached classifications are then redone
 CATEGORIES = prompts.ERROR_CATEGORIES
 WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = CATEGORIES
-SHORT = {WEIGHTS: "weights=0", DUMMY: "dummy", CALLING: "func-call", BRANCH: "branch", MISSING: "file-nf",
-         SEMANTIC: "semantic", OTHER: "other"}   # column heads of the confusion tables
 LIMITS = ("token_limit", "cost_limit", "time_limit")    # loop ends that are the harness's limits
 LLM_LOG_CHARS = 120_000    # each log is cut to this (head and tail) in the classifier prompt
 LLM_PARAMS = {"temperature": 0.0, "max_tokens": 8192}
@@ -220,6 +221,11 @@ def reparsed(llm):
     return {**llm, "category": category, "flagged": flag}
 
 
+def stored_answers(old: dict) -> dict:
+    """The LLM answers (paper order, control) of an earlier classification.json, re-read by today's parser."""
+    return {"llm": reparsed(old.get("llm")), "llm_control": reparsed(old.get("llm_control"))}
+
+
 def _clip(text: str, limit: int = LLM_LOG_CHARS) -> str:
     if len(text) <= limit:
         return text
@@ -227,8 +233,8 @@ def _clip(text: str, limit: int = LLM_LOG_CHARS) -> str:
     return f"{text[:half]}\n[... {len(text) - limit} characters cut by hepmini ...]\n{text[-half:]}"
 
 
-def classifier_prompt(directory) -> str:
-    """The §V.3 classifier prompt of a trial: prompts/error_classifier.txt with both logs."""
+def classifier_prompt(directory, order=CATEGORIES) -> str:
+    """The §V.3 classifier prompt of a trial: prompts/error_classifier.txt with both logs, categories in `order`."""
     d = Path(directory)
     logs = {}
     for key, name in (("comprehensive_log", "comprehensive.log"), ("validation_log", "validation.log")):
@@ -236,7 +242,7 @@ def classifier_prompt(directory) -> str:
             logs[key] = _clip(d.joinpath(name).read_text(encoding="utf-8", errors="replace"))
         except OSError:
             logs[key] = f"({name} was not written: the outputs were not validated)"
-    return prompts.render("error_classifier", **logs)
+    return prompts.render("error_classifier", category_list=prompts.category_list(order), **logs)
 
 
 def _client_name(client) -> str:
@@ -244,14 +250,15 @@ def _client_name(client) -> str:
     return getattr(client, "name", None) or getattr(client, "model", "?")
 
 
-def classify_llm(directory, client, params=None, on_event=None) -> dict:
+def classify_llm(directory, client, params=None, on_event=None, control=None) -> dict:
     """Ask `client` (an hepmini.llm Client) the §V.3 question about one trial; errors are recorded, not raised.
 
-    `on_event` hears the call as an agent's progress does (a long prompt on a local model takes minutes).
+    `on_event` hears the call as an agent's progress does (a long prompt on a local model takes minutes);
+    `control` names an order of CONTROLS for the category list (None: the paper's).
     """
     from hepmini.errors import ProviderError
 
-    prompt = classifier_prompt(directory)
+    prompt = classifier_prompt(directory, CONTROLS[control] if control else CATEGORIES)
     name = _client_name(client)
     on_event = on_event or (lambda kind, **info: None)
     try:
@@ -260,12 +267,12 @@ def classify_llm(directory, client, params=None, on_event=None) -> dict:
     except ProviderError as exc:
         on_event("failed", error=str(exc))
         return {"model": name, "category": None, "raw": None, "flagged": f"call failed: {type(exc).__name__}: {exc}",
-                "prompt_chars": len(prompt)}
+                "prompt_chars": len(prompt), **({"order": control} if control else {})}
     category, flag = parse_answer(reply.text)
     return {"model": name, "model_returned": reply.model, "category": category, "raw": reply.text,
             "flagged": flag, "prompt_chars": len(prompt), "tokens": {"input": reply.usage.input,
                                                                      "output": reply.usage.output},
-            "cost": reply.cost}
+            "cost": reply.cost, **({"order": control} if control else {})}
 
 
 # ---- classification.json -----------------------------------------------------------------------------
@@ -275,9 +282,11 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def classify_trial(directory, result=None, client=None, force=False, on_event=None) -> dict:
+def classify_trial(directory, result=None, client=None, force=False, on_event=None, control=None,
+                   on_control_event=None) -> dict:
     """Classify one trial (rules; the LLM too when `client` is given), write classification.json, return it.
 
+    With `control` (a name in CONTROLS) the LLM is also asked with its category list in that order.
     A cached LLM answer from the same model is kept unless `force`: a second run pays nothing.
     """
     d = Path(directory)
@@ -285,17 +294,24 @@ def classify_trial(directory, result=None, client=None, force=False, on_event=No
     old = evidence.read_json(d / "classification.json") or {}
     rule = classify_rules(d, result)
     out = {"format": FORMAT, "rules_version": RULES_VERSION, "hepmini_version": __version__, "classified": _now(),
-           "status": result.get("status"), "step": result.get("step"),
-           "rule": rule, "llm": reparsed(old.get("llm")),
+           "status": result.get("status"), "step": result.get("step"), "rule": rule, **stored_answers(old),
            "ground_truth": (result.get("scripted") or {}).get("injected_fault")}
     if client is not None and rule["category"] is not None:
-        cached = old.get("llm") or {}
-        if force or cached.get("model") != _client_name(client) or cached.get("category") is None:
+        if force or _must_ask(old.get("llm"), client):
             out["llm"] = classify_llm(d, client, on_event=on_event)
+        if control and (force or _must_ask(old.get("llm_control"), client, control)):
+            out["llm_control"] = classify_llm(d, client, on_event=on_control_event, control=control)
     out["agree"] = (None if not out["llm"] or out["llm"].get("category") is None or rule["category"] is None
                     else out["llm"]["category"] == rule["category"])
     atomic_write_json(d / "classification.json", out)
     return out
+
+
+def _must_ask(cached, client, control=None) -> bool:
+    """Whether a stored answer cannot serve: none, another model or order, or a call that failed."""
+    cached = cached or {}
+    return (cached.get("model") != _client_name(client) or cached.get("order") != control
+            or cached.get("category") is None)
 
 
 def cached(directory, result=None) -> dict:
@@ -308,35 +324,8 @@ def cached(directory, result=None) -> dict:
         return classify_trial(d, result)
     except OSError:  # a read-only campaign: classify without writing
         rule = classify_rules(d, result)
-        return {"format": FORMAT, "rules_version": RULES_VERSION, "rule": rule, "llm": reparsed((old or {}).get("llm")),
+        return {"format": FORMAT, "rules_version": RULES_VERSION, "rule": rule, **stored_answers(old or {}),
                 "ground_truth": ((result or {}).get("scripted") or {}).get("injected_fault"), "agree": None}
-
-
-# ---- agreement and accuracy ----------------------------------------------------------------------------
-
-
-def confusion(pairs) -> dict:
-    """{n, agree, rate, matrix: {truth: {predicted: count}}} of (truth, predicted) pairs."""
-    matrix, n, agree = {}, 0, 0
-    for truth, predicted in pairs:
-        row = matrix.setdefault(truth, {})
-        row[predicted] = row.get(predicted, 0) + 1
-        n += 1
-        agree += truth == predicted
-    return {"n": n, "agree": agree, "rate": agree / n if n else None, "matrix": matrix}
-
-
-def matrix_text(conf: dict, row_label="truth", col_label="rules") -> str:
-    """A confusion matrix as a fixed-width text table (rows: `row_label`, columns: `col_label`)."""
-    used = [c for c in CATEGORIES if c in conf["matrix"] or any(c in r for r in conf["matrix"].values())]
-    corner = f"{row_label} \\ {col_label}"
-    head = f"{corner:<28}" + "".join(f"{SHORT[c]:>10}" for c in used)
-    lines = [head]
-    for truth in used:
-        if truth in conf["matrix"]:
-            row = conf["matrix"][truth]
-            lines.append(f"{truth:<28}" + "".join(f"{row.get(c, 0) or '.':>10}" for c in used))
-    return "\n".join(lines)
 
 
 # ---- command line ---------------------------------------------------------------------------------------

@@ -237,9 +237,9 @@ def summarize(records: list, models=None, steps=None) -> dict:
 
 def classifier_stats(records: list) -> dict:
     """Rule accuracy against injected ground truth, and rules-vs-LLM agreement, over the failures."""
-    from hepmini.bench.diagnose import confusion
+    from hepmini.bench.agreement import confusion, position_control
 
-    truth, llm, flagged, failed, llm_models = [], [], 0, 0, set()
+    truth, llm, flagged, failed, llm_models, failures = [], [], 0, 0, set(), []
     for r in records:
         if r.get("status") not in FAILURES:
             continue
@@ -247,6 +247,7 @@ def classifier_stats(records: list) -> dict:
         rule = category_of(r)
         if rule is None:
             continue
+        failures.append(c)
         if c.get("ground_truth"):
             truth.append((c["ground_truth"], rule))
         answer = c.get("llm") or {}
@@ -260,7 +261,8 @@ def classifier_stats(records: list) -> dict:
                 llm.append((rule, answer["category"]))
     return {"rules_vs_truth": confusion(truth) if truth else None,
             "rules_vs_llm": confusion(llm) if llm else None,
-            "llm_models": sorted(llm_models), "llm_flagged": flagged, "llm_failed": failed}
+            "llm_models": sorted(llm_models), "llm_flagged": flagged, "llm_failed": failed,
+            "llm_position": position_control(failures)}
 
 
 # ---- reading a campaign directory ---------------------------------------------------------------------------

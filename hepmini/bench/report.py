@@ -22,6 +22,7 @@ from hepmini.bench import method, metrics, trials
 from hepmini.bench.fmt import mean_std_text, pct, shown, step_label
 from hepmini.files import atomic_write_text
 from hepmini.agent.prompts import ERROR_CATEGORIES
+from hepmini.bench.agreement import position_text
 
 # ---- gathering ---------------------------------------------------------------------------------------
 
@@ -52,7 +53,7 @@ def _unwritten(r: dict, memo=None) -> dict:
         if old.get("format") == diagnose.FORMAT and old.get("rules_version") == diagnose.RULES_VERSION:
             return old   # not memoised: an LLM verdict may still be added by `classify`
         memo[key] = {"format": diagnose.FORMAT, "rules_version": diagnose.RULES_VERSION,
-                           "rule": diagnose.classify_rules(r["path"], r), "llm": diagnose.reparsed(old.get("llm")),
+                           "rule": diagnose.classify_rules(r["path"], r), **diagnose.stored_answers(old),
                            "ground_truth": (r.get("scripted") or {}).get("injected_fault"), "agree": None}
     return memo[key]
 
@@ -168,7 +169,19 @@ def summary_md(summary: dict) -> str:
                      f"{mean_std_text(b['agent_work'])} | {mean_std_text(b['user_ratio'])} | "
                      f"{mean_std_text(b['api_calls'])} | {mean_std_text(b['cost'], '$')} | "
                      f"${b['cost']['total']:.4f}{unknown} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _classifier_md(summary["classifier"])) + "\n"
+
+
+def _classifier_md(c: dict) -> list:
+    """The rules-vs-LLM agreement and the position control, when the LLM classifier was run."""
+    llm, position = c.get("rules_vs_llm"), c.get("llm_position") or {}
+    if not llm:
+        return []
+    lines = ["", f"Rules vs LLM classifier ({', '.join(c['llm_models'])}): agree on {llm['agree']}/{llm['n']} "
+             f"failures; {c['llm_flagged']} answer(s) flagged."]
+    if position.get("n"):
+        lines.append(f"LLM {position_text(position)}.")
+    return lines
 
 
 def summary_of(records: list, problems: list, spec=None, *, all_models: bool = False, campaigns=None) -> dict:

@@ -3,6 +3,7 @@
 import json
 
 from hepmini.agent.prompts import ERROR_CATEGORIES
+from hepmini.bench.agreement import position_text
 from hepmini.bench.fmt import SCRIPTED_NOTE
 from hepmini.bench.svg import esc as _e
 
@@ -41,6 +42,10 @@ def section_classifier(s: dict) -> str:
                    + (f"; {c['llm_failed']} call(s) failed and are not counted" if c.get("llm_failed") else "")
                    + ".</p>")
         out.append(confusion_table(llm, "rules", "LLM"))
+        position = c.get("llm_position") or {}
+        out.append(f"<p>The LLM's {_e(position_text(position))}.</p>" if position.get("n") else
+                   "<p class='sub'>No position control was run (<code>classify --model M --control reversed</code> "
+                   "asks again with the category list reversed: answers that follow the list's order move).</p>")
     else:
         out.append("<p class='sub'>The LLM classifier was not run on this campaign, so there is no rules-vs-LLM "
                    "agreement to show.</p>")

@@ -174,6 +174,15 @@ def test_parse_answer():
         assert category == OTHER and flag.startswith("unparsable")
 
 
+def test_a_trial_classified_while_it_ran_is_classified_again_when_it_has_ended(tmp_path):
+    d = make_trial(tmp_path, status="running", stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
+    assert diagnose.classify_trial(d)["rule"]["category"] is None            # `classify` on a campaign in flight
+    result = json.loads((d / "result.json").read_text())
+    (d / "result.json").write_text(json.dumps({**result, "status": "failed"}))
+    assert diagnose.cached(d)["rule"]["category"] == BRANCH
+    assert json.loads((d / "classification.json").read_text())["status"] == "failed"
+
+
 def test_a_stored_llm_answer_is_read_again_by_todays_parser_without_a_call(tmp_path):
     d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
     raw = "***all data weights = 0: the event weights of the selected data come out all zero***"

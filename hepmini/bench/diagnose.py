@@ -314,11 +314,21 @@ def _must_ask(cached, client, control=None) -> bool:
             or cached.get("category") is None)
 
 
+def is_current(old, result: dict) -> bool:
+    """Whether a stored classification still speaks for the trial: today's rules, and the trial's status then.
+
+    A trial classified while it ran (`classify` on a campaign in flight) has ended since: classified again.
+    """
+    return bool(old) and old.get("format") == FORMAT and old.get("rules_version") == RULES_VERSION \
+        and old.get("status") == result.get("status")
+
+
 def cached(directory, result=None) -> dict:
     """classification.json when it is current, else a fresh rule classification (written, LLM part kept)."""
     d = Path(directory)
     old = evidence.read_json(d / "classification.json")
-    if old and old.get("format") == FORMAT and old.get("rules_version") == RULES_VERSION:
+    result = result if result is not None else (evidence.read_json(d / "result.json") or {})
+    if is_current(old, result):
         return old
     try:
         return classify_trial(d, result)

@@ -50,7 +50,7 @@ def _unwritten(r: dict, memo=None) -> dict:
     key = (r["path"], r.get("started"), r.get("ended"))   # a cell run again is another trial
     if key not in memo:
         old = evidence.read_json(Path(r["path"]) / "classification.json") or {}
-        if old.get("format") == diagnose.FORMAT and old.get("rules_version") == diagnose.RULES_VERSION:
+        if diagnose.is_current(old, r):
             return old   # not memoised: an LLM verdict may still be added by `classify`
         memo[key] = {"format": diagnose.FORMAT, "rules_version": diagnose.RULES_VERSION,
                            "rule": diagnose.classify_rules(r["path"], r), **diagnose.stored_answers(old),

@@ -106,7 +106,7 @@ bench-local: local-model
 	wait $$a; wait $$b; \
 	$(PY) -m hepmini bench --models local --protocol baseline --trials $(LOCAL_TRIALS) -j 2 --max-output-tokens 2048 \
 	    --time-limit 10800 $(LOCAL_SETS) --context paper --out $(LOCAL_OUT)/baseline; \
-	$(PY) -m hepmini diagnose $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich $(LOCAL_OUT)/baseline --model local
+	$(PY) -m hepmini diagnose $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich $(LOCAL_OUT)/baseline --model local --control reversed
 	$(PY) -m hepmini report $(LOCAL_OUT)/paper $(LOCAL_OUT)/rich $(LOCAL_OUT)/baseline --out $(LOCAL_OUT)/report
 
 # Keep the finished real campaign in docs/bench-local/ (its records, cassettes and generated code; not the data or

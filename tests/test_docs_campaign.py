@@ -1,6 +1,8 @@
 """The committed real campaign (docs/bench-local/, the local model) replays exactly: no model, same outcomes."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,17 @@ def test_the_committed_campaign_is_real_and_says_how_complete_it_is():
             assert r["status"] not in ("running", "harness_error", "infrastructure"), (key, r["reason"])
             assert (DOCS / context / "cells" / Path(*key) / "cassette.jsonl").stat().st_size > 0
             assert r["provenance"]["local_server"]["model_sha256"].startswith("cc324af070c2"), key
+
+
+def test_the_readme_table_says_what_the_kept_records_say():
+    """Each kept trial's row (docs/campaign_rows.py reads result.json and classification.json) is in the README."""
+    readme = (ROOT_DIR / "README.md").read_text()
+    proc = subprocess.run([sys.executable, str(ROOT_DIR / "docs" / "campaign_rows.py"),
+                           *(str(DOCS / c) for c in CAMPAIGNS)], capture_output=True, text=True, check=True)
+    rows = proc.stdout.splitlines()
+    assert len(rows) == sum(len(cells(DOCS / c)) for c in CAMPAIGNS)
+    for row in rows:
+        assert row in readme, row
 
 
 @pytest.mark.slow

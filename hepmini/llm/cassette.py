@@ -42,13 +42,12 @@ def request_key(model: str, messages, params, home: str = "") -> str:
     >>> other = [{"role": "user", "content": 'File "/b/env/lib/python3.11/site-packages/numpy/x.py"'}]
     >>> request_key("m", venv, {}) == request_key("m", other, {})
     True
+    >>> tools = [{"role": "user", "content": 'File "/work/run/hepmini/tools.py", line 153, in load_datasets'}]
+    >>> vendored = [{"role": "user", "content": 'File "/site/tree/hepmini/tools.py", line 153, in load_datasets'}]
+    >>> request_key("m", tools, {}) == request_key("m", vendored, {})
+    True
     """
-    own = _trial_paths(home)
-
-    def content(text: str) -> str:   # a traceback into the interpreter's libraries names this machine's venv
-        return _PYTHON.sub("<python>", own.sub("<trial>", text) if own else text)
-
-    canonical = json.dumps({"model": model, "messages": [{"role": m["role"], "content": content(m["content"])}
+    canonical = json.dumps({"model": model, "messages": [{"role": m["role"], "content": normalised(m["content"], home)}
                                                          for m in messages],
                             "params": params or {}}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -56,6 +55,15 @@ def request_key(model: str, messages, params, home: str = "") -> str:
 
 # an interpreter's prefix, whatever machine recorded it: /any/venv in "/any/venv/lib/python3.11/site-packages/..."
 _PYTHON = re.compile(r"(?:/[^/\s\"'`<>]+)+(?=/lib/python\d+\.\d+/)")
+# hepmini's own modules (the provided functions a traceback passes through), wherever the tree or package lives
+_HEPMINI = re.compile(r"(?:/[^/\s\"'`<>]+)*/hepmini/(?=[\w/]+\.py\b)")
+
+
+def normalised(text: str, home: str = "") -> str:
+    """A message as its cassette key reads it: this trial's directory, hepmini's and the venv's paths as tags."""
+    own = _trial_paths(home)
+    text = own.sub("<trial>", text) if own else text
+    return _PYTHON.sub("<python>", _HEPMINI.sub("<hepmini>/", text))
 
 
 @functools.lru_cache(maxsize=64)
@@ -159,25 +167,28 @@ class Player:
         recorded = [r for r in self.records if r.get("model") == self.name]
         if self.used >= len(recorded):
             return f"the cassette holds {len(recorded)} call(s) of this model"
-        return first_difference(recorded[self.used], messages, params or {})
+        return first_difference(recorded[self.used], messages, params or {}, self.home)
 
     def close(self):
         pass
 
 
-def first_difference(record: dict, messages, params: dict) -> str:
-    """The first place a request departs from a recorded one, quoted from both sides.
+def first_difference(record: dict, messages, params: dict, home: str = "") -> str:
+    """The first place a request departs from a recorded one, quoted from both sides (paths read as the key does).
 
     >>> rec = {"messages": [{"role": "user", "content": "numpy 2.1.0, scipy 1.14"}], "params": {"temperature": 0}}
     >>> first_difference(rec, [{"role": "user", "content": "numpy 2.1.0, torch 2.13"}], {"temperature": 0})
     "message 1 (user), character 14: recorded '…umpy 2.1.0, scipy 1.14', now '…umpy 2.1.0, torch 2.13'"
     >>> first_difference(rec, rec["messages"], {"temperature": 0.2})
     'parameters: recorded {"temperature": 0}, now {"temperature": 0.2}'
+    >>> moved = {"messages": [{"role": "user", "content": "File /a/hepmini/tools.py: exit 1"}], "params": {}}
+    >>> print(first_difference(moved, [{"role": "user", "content": "File /tmp/b/hepmini/tools.py: exit 2"}], {}))
+    message 1 (user), character 31: recorded '…ls.py: exit 1', now '…ls.py: exit 2'
     """
     old = record.get("messages") or []
     for n, (a, b) in enumerate(zip(old, messages), 1):
-        if a != b:
-            x, y = str(a.get("content", "")), str(b.get("content", ""))
+        x, y = normalised(str(a.get("content", "")), home), normalised(str(b.get("content", "")), home)
+        if x != y or a.get("role") != b.get("role"):
             at = next((i for i, (c, d) in enumerate(zip(x, y)) if c != d), min(len(x), len(y)))
             return (f"message {n} ({b.get('role')}), character {at + 1}: recorded {_around(x, at)!r}, "
                     f"now {_around(y, at)!r}")

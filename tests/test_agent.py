@@ -217,6 +217,7 @@ def test_agent_command_runs_an_oracle_trial_with_the_paper_logs(work, tmp_path):
     assert prov["hepmini_version"] and set(prov["prompts"]) == {"step5_categorize", "run_command", "supervisor_system",
                                                                  "coder_system", "supervisor_review"}
     assert prov["params_sent"]["coder"] == [{"temperature": 0.0, "max_tokens": 16384}]
+    assert prov["cpus"] == os.cpu_count() and prov["cpu"] and prov["cpu"] != "unknown"   # a local model's speed
     assert prov["models"]["coder"] == {"requested": "scripted:oracle", "returned": ["scripted:oracle"]}
     ref = work / "solution"
     assert set(prov["inputs"]) == set(layout.get("step5").INPUTS)

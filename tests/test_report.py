@@ -72,7 +72,7 @@ def test_report_page_is_self_contained_and_every_link_is_relative(fixture_report
     for text in ("Success rate per model and step", "Error distribution per model", "Table 1, per model",
                  "Agent work per step", "API calls per step", "Cost per step", "Cost vs success", "Pareto front",
                  "Rules vs LLM", "agree on 1/2 = 50.0 %", "position control (the category list reversed): 1/1 "
-                 "answers unchanged", "Provenance", "sha256", "m-2025", "Every trial",
+                 "answers unchanged", "Provenance", "processors: not recorded (", "sha256", "m-2025", "Every trial",
                  "trial(s) used a model of unknown price", "unreadable result.json", "no result.json",
                  "workflow step", "fraction of failed trials"):
         assert text in page, text

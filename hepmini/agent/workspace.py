@@ -73,6 +73,7 @@ def prepare(t, sources: dict) -> None:
              *STANDING_PROMPTS]
     t.provenance = {
         "hepmini_version": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+        "cpu": cpu_model(), "cpus": os.cpu_count(),
         "prompts": {n: sha256_file(prompts.template_path(n)) for n in names},
         "task_prompt_sha256": _sha256_text(t.task),
         "reference_script_sha256": {p.NAME: sha256_file(tree_dir("reference") / p.SCRIPT) for p in parts},
@@ -81,6 +82,18 @@ def prepare(t, sources: dict) -> None:
         "reference_dir": str(t.cfg.solution_dir.absolute()),
     }
     t.started_record()
+
+
+def cpu_model() -> str:
+    """The processor's name (a local model's speed depends on it): /proc/cpuinfo on Linux, else platform's guess."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def write_script(t, attempt: int, code: str) -> Path:

@@ -61,11 +61,12 @@ def _unwritten(r: dict, memo=None) -> dict:
 def provenance(records: list, spec) -> dict:
     """Versions, prompt and script hashes, models requested and returned, sampling parameters, data hashes."""
     versions, pythons, prompts_seen, tasks, scripts = Counter(), Counter(), {}, {}, {}
-    models, data_sets, classifier = {}, Counter(), Counter()
+    models, data_sets, classifier, machines = {}, Counter(), Counter(), Counter()
     for r in records:
         p = r.get("provenance") or {}
         versions[p.get("hepmini_version", "?")] += 1
         pythons[p.get("python", "?")] += 1
+        machines[f"{p['cpu']} ({p.get('cpus', '?')} cores)" if p.get("cpu") else "not recorded"] += 1
         for name, digest in (p.get("prompts") or {}).items():
             prompts_seen.setdefault(name, Counter())[digest] += 1
         for seen, key in ((tasks, "task_prompt_sha256"), (scripts, "reference_script_sha256")):
@@ -85,7 +86,7 @@ def provenance(records: list, spec) -> dict:
             classifier[f"rules v{c.get('rules_version', '?')}"] += 1
             if (c.get("llm") or {}).get("model"):
                 classifier[f"LLM {c['llm']['model']}"] += 1
-    return {"spec": spec, "hepmini_versions": dict(versions), "python": dict(pythons),
+    return {"spec": spec, "hepmini_versions": dict(versions), "python": dict(pythons), "cpus": dict(machines),
             "prompts": {k: dict(v) for k, v in sorted(prompts_seen.items())},
             "task_prompts": {k: dict(v) for k, v in sorted(tasks.items())},
             "reference_scripts": {k: dict(v) for k, v in sorted(scripts.items())},

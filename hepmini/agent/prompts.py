@@ -65,8 +65,8 @@ def render(name: str, **values) -> str:
     Extra values are ignored; a placeholder with no value raises PromptError.
     """
     stem = Path(name).stem if name.endswith(".txt") else name
-    filled = rule_values()
-    if "category_list" in placeholders(stem):
+    filled, wanted = rule_values(), placeholders(stem)
+    if "category_list" in wanted:
         filled["category_list"] = category_list()
     filled.update(_path_values(values))
     tools = [name for step in layout.steps() if Path(step.PROMPT).stem == stem for name in step.TOOLS]
@@ -74,7 +74,7 @@ def render(name: str, **values) -> str:
         filled["tool_headers"] = tool_headers(tools)
     filled.update(values)
     template = load(stem)
-    missing = sorted(placeholders(stem) - set(filled))
+    missing = sorted(wanted - set(filled))
     if missing:
         # A file list built from a directory is missing because the directory was not given.
         needed = sorted({d for key in missing for d in _PATH_NEEDS.get(key, (key,)) if d not in values})

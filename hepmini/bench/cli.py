@@ -181,8 +181,8 @@ def _diagnose_each(dirs, client, force: bool, control=None) -> tuple:
     truth, llm_pairs, counts, failed_calls, progress, failures = [], [], {}, 0, Progress(), []
     for n, d in enumerate(dirs, 1):
         reporter = progress.trial(f"classify {n}/{len(dirs)}")
-        listen, control_listen = ((reporter.call("classifier", 1), reporter.call(f"classifier (list {control})", 2))
-                                  if client else (None, None))
+        listen = reporter.call("classifier", 1) if client else None
+        control_listen = reporter.call(f"classifier (list {control})", 2) if client and control else None
         c = classify_trial(d, client=client, force=force, control=control, on_event=listen,
                            on_control_event=control_listen)
         category = c["rule"]["category"]

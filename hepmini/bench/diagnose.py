@@ -259,7 +259,7 @@ def classify_llm(directory, client, params=None, on_event=None, control=None) ->
     from hepmini.errors import ProviderError
 
     prompt = classifier_prompt(directory, CONTROLS[control] if control else CATEGORIES)
-    name = _client_name(client)
+    name, order = _client_name(client), ({"order": control} if control else {})
     on_event = on_event or (lambda kind, **info: None)
     try:
         reply = client.complete([{"role": "user", "content": prompt}], dict(params or LLM_PARAMS), on_event=on_event)
@@ -267,12 +267,12 @@ def classify_llm(directory, client, params=None, on_event=None, control=None) ->
     except ProviderError as exc:
         on_event("failed", error=str(exc))
         return {"model": name, "category": None, "raw": None, "flagged": f"call failed: {type(exc).__name__}: {exc}",
-                "prompt_chars": len(prompt), **({"order": control} if control else {})}
+                "prompt_chars": len(prompt), **order}
     category, flag = parse_answer(reply.text)
     return {"model": name, "model_returned": reply.model, "category": category, "raw": reply.text,
             "flagged": flag, "prompt_chars": len(prompt), "tokens": {"input": reply.usage.input,
                                                                      "output": reply.usage.output},
-            "cost": reply.cost, **({"order": control} if control else {})}
+            "cost": reply.cost, **order}
 
 
 # ---- classification.json -----------------------------------------------------------------------------

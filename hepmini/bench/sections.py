@@ -65,7 +65,8 @@ def section_provenance(s: dict) -> str:
             rows.append(f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>")
         out.append("<p>Campaign specification (campaign.json):</p><table>" + "".join(rows) + "</table>")
     out.append(f"<p>hepmini version(s) of the trials: {_e(_counts(p['hepmini_versions']))}; Python: "
-               f"{_e(_counts(p['python']))}; processors: {_e(_counts(p.get('cpus') or {}))}; distinct raw-data sets (hashes): {p['data_sets']}; "
+               f"{_e(_counts(p['python']))}; processors: {_e(_counts(p.get('cpus') or {}))}; "
+               f"distinct raw-data sets (hashes): {p['data_sets']}; "
                f"classifier: {_e(_counts(p['classifier']) or 'none')}.</p>")
     rows = [f"<tr><td>{_e(name)}</td><td><code>{_e(', '.join(f'{h[:16]}… ×{n}' for h, n in digests.items()))}"
             "</code></td></tr>"

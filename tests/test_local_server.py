@@ -45,8 +45,18 @@ FAKE = textwrap.dedent('''\
             self.wfile.write(data)
 
         def do_GET(self):
+            if self.path == "/slots":
+                return self.slots()
             self.reply({{"status": "ok"}} if self.path == "/health" else
                        {{"default_generation_settings": {{"params": {{"temperature": 0.8, "seed": -1}}}}}})
+
+        def slots(self):  # as many busy as the file `busy` beside this program says (another client's calls)
+            if MODE == "no-slots":
+                self.send_error(501, "This server does not support slots endpoint.")
+                return
+            busy = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "busy")
+            n = int(open(busy).read()) if os.path.exists(busy) else 0
+            self.reply([{{"id": i, "is_processing": i < n}} for i in range(int(args[args.index("-np") + 1]))])
 
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
@@ -222,3 +232,48 @@ def test_a_server_that_dies_mid_trial_is_named_in_the_error_with_its_log(tmp_pat
             client.complete([{"role": "user", "content": "hi"}], {"max_tokens": 5})
     text = str(caught.value)
     assert "llama-server stopped during the call (killed by SIGKILL)" in text and "llama-server.log" in text
+
+
+@pytest.mark.parametrize("mode", ["ok", "no-slots"])
+def test_the_load_of_a_server_is_sampled_and_a_server_without_slots_says_nothing(tmp_path, mode):
+    from hepmini.llm import serverload
+
+    cfg = fake_server(tmp_path, mode)
+    (tmp_path / "busy").write_text("1")
+    with localserver.serving(cfg, ["local"], slots=2, say=lambda line: None) as server:
+        sampler = serverload.LoadSampler(server.url, server.slots, every=0.05).start()
+        time.sleep(0.4)
+        (tmp_path / "busy").write_text("2")
+        time.sleep(0.4)
+        load = sampler.stop()
+        assert sampler.stop() == load            # stopping twice is harmless
+    if mode == "no-slots":
+        assert load["samples"] == 0 and load["mean_busy_slots"] is None and load["max_busy_slots"] is None
+    else:
+        assert load["samples"] >= 4 and 1 < load["mean_busy_slots"] < 2 and load["max_busy_slots"] == 2
+        assert load["slots"] == 2
+
+
+def test_joining_a_busy_kept_server_says_so_and_a_trial_records_the_load(tmp_path, reference_run, tmp_path_factory):
+    from support.workdirs import REF_SETTINGS, copy_workdir
+
+    cfg = fake_server(tmp_path, "ok")
+    kept = localserver.server_for(cfg, 2).start(say=lambda line: None)
+    try:
+        localserver.keep(cfg, kept)
+        (tmp_path / "busy").write_text("1")
+        said = []
+        with localserver.serving(cfg, ["local"], say=said.append):
+            pass
+        assert "1 of its 2 slot(s) already busy with other commands' calls" in said[-1]
+        work = copy_workdir(reference_run, tmp_path_factory, "busy-server")
+        sets = [a for k, v in {**REF_SETTINGS, "local_server": cfg.local_server, "local_model": cfg.local_model,
+                                "cache_dir": cfg.cache_dir}.items() for a in ("--set", f"{k}={v}")]
+        proc = run_cli("agent", "step1", "--model", "local", "--workdir", work, "--out", tmp_path / "t", *sets)
+        (result,) = [json.loads(p.read_text()) for p in (tmp_path / "t").rglob("result.json")]
+        assert result["status"] == "format_error", proc.stderr[-2000:]      # the fake only ever says "pong"
+        compute = result["compute"]
+        assert compute["local_server_load"]["mean_busy_slots"] == 1.0 and compute["local_server_load"]["slots"] == 2
+        assert compute["local_server_cpu_seconds"] >= 0 and compute["wall_seconds"] > 0
+    finally:
+        kept.stop()

@@ -181,6 +181,10 @@ def test_a_baseline_rich_campaign_on_the_stand_ins_replays_exactly(work, tmp_pat
             assert r[field] == second[key][field], (key, field)
         assert r["cost"]["total"] == second[key]["cost"]["total"]
     assert "replayed 6/6 cell(s)" in again.stdout
+    dry = run_cli("bench", "--out", a, "--steps", "dataprep,sbsep,categorization", "--trials", "3", "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-2000:]        # a stored baseline campaign grown: its tasks, not steps
+    assert "resume: 6 cell(s) finished before (skipped), 0 to clear and re-run, 3 never run" in dry.stdout
+    assert "reference outputs in" in dry.stdout and "\tcategorization\ttrial 3\t(never run)" in dry.stdout
 
 
 def test_the_report_pairs_the_two_contexts_and_quotes_the_paper_apart(work, tmp_path):

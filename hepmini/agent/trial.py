@@ -85,6 +85,7 @@ def run_trial(cfg, step, s: Settings, directory: Path, *, sources: dict, index: 
         if hasattr(client, "trial"):
             client.trial = str(Path(directory).absolute())
     supervisor, coder = cassette.recorders(clients or made, Path(directory) / CASSETTE)
+    meter = None
     try:
         workspace.prepare(t, sources)
         meter = Compute(t)
@@ -97,6 +98,8 @@ def run_trial(cfg, step, s: Settings, directory: Path, *, sources: dict, index: 
         harness_error(t, exc)
         raise
     finally:
+        if meter is not None:
+            meter.close()
         for client in {id(c): c for c in made}.values():
             client.close()
 
@@ -105,15 +108,18 @@ class Compute:
     """What a trial cost in compute: wall seconds, and CPU seconds of the harness and of a local model's server.
 
     With a local model there is no bill, so this is its real cost. The server is shared by the trials
-    running at once (bench -j), so its CPU seconds are those it used while this trial ran.
+    running at once (bench -j) and by other commands, so its CPU seconds are those it used while this trial
+    ran, and its load (busy slots, sampled) says how much of that was others' work.
     """
 
     def __init__(self, t: Trial):
-        from hepmini.llm import localserver
+        from hepmini.llm import localserver, serverload
 
         self.server = localserver.current() if any(m.startswith("local:") for m in (t.supervisor, t.coder)) else None
+        self.load = None
         if self.server is not None:
             t.provenance["local_server"] = self.server.describe()
+            self.load = serverload.LoadSampler(self.server.url, self.server.slots).start()
         self.start, self.cpu, self.server_cpu = time.monotonic(), time.process_time(), self._server_cpu()
 
     def _server_cpu(self) -> float:
@@ -122,7 +128,12 @@ class Compute:
     def total(self) -> dict:
         return {"wall_seconds": round(time.monotonic() - self.start, 3),
                 "harness_cpu_seconds": round(time.process_time() - self.cpu, 3),
-                "local_server_cpu_seconds": round(self._server_cpu() - self.server_cpu, 3) if self.server else None}
+                "local_server_cpu_seconds": round(self._server_cpu() - self.server_cpu, 3) if self.server else None,
+                "local_server_load": self.close()}
+
+    def close(self):
+        """Stop sampling the server's load; what was seen (None without a local server)."""
+        return self.load.stop() if self.load is not None else None
 
 
 def harness_error(t: Trial, exc: BaseException) -> dict:

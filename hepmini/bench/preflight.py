@@ -43,6 +43,7 @@ def resume_line(resume: dict, done: bool = False) -> str:
 def dry_run(cfg, spec, out, cells, retry_infrastructure=False) -> list:
     """The lines of `bench --dry-run`: the cells a run would start, the reference it needs, the cost estimate."""
     from hepmini.analysis import dag
+    from hepmini.bench import specs
 
     finished, todo, resume = defaultdict(list), [], Counter()
     for i, model, step, k in store.cell_list(spec):
@@ -60,7 +61,7 @@ def dry_run(cfg, spec, out, cells, retry_infrastructure=False) -> list:
             resume.update(["cleared", CLEARED.get(state, state)])
         why = "never run" if state == "absent" else f"to clear ({CLEARED.get(state, state)}) and re-run"
         todo.append((i, model, step, k, why))
-    stale = [n for n, reasons in dag.plan(cfg, targets=list(spec.steps)) if reasons]
+    stale = [n for n, reasons in dag.plan(cfg, targets=specs.reference_targets(spec)) if reasons]
     lines = [f"dry run: nothing is run or written; campaign in {out} "
              f"({'stored' if (out / 'campaign.json').exists() else 'new'}, {len(cells)} cell(s) asked)",
              "reference outputs in " + str(cfg.solution_dir) + (": up to date" if not stale else

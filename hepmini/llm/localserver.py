@@ -187,12 +187,20 @@ def health(url: str) -> str:
         return "down"
 
 
-def get_json(url: str):
+def get_json(url: str, timeout: float = 5):
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return json.loads(resp.read().decode("utf-8", errors="replace"))
     except (OSError, ValueError):
         return None
+
+
+def busy_slots(url: str):
+    """How many of the server's slots work on a request now (None: its /slots endpoint is off or did not answer)."""
+    slots = get_json(url + "/slots", timeout=2)
+    if not isinstance(slots, list):
+        return None
+    return sum(1 for slot in slots if isinstance(slot, dict) and slot.get("is_processing"))
 
 
 def server_version(binary: Path) -> str:
@@ -300,6 +308,10 @@ def serving(cfg, models, slots: int = 1, say=print):
     server = join_kept(cfg, say)
     if server is not None:
         say(f"local model: using the server `hepmini serve` keeps at {server.url} ({server.slots} slot(s))")
+        busy = busy_slots(server.url)
+        if busy:   # others' calls share its cores: this command's calls run slower, its wall times count that
+            say(f"local model: {busy} of its {server.slots} slot(s) already busy with other commands' calls; "
+                "this command's calls share the cores with them (slower; its trials' records say how busy)")
     else:
         server = server_for(cfg, slots)
         say(f"local model: starting llama-server ({server.model.name}, {server.slots} slot(s)) ...")

@@ -307,3 +307,18 @@ def test_provenance_takes_one_hash_per_step_or_one_per_part_of_a_step():
                                                                                           "step2b": "c" * 64}}}]
     scripts = report.provenance(records, {})["reference_scripts"]
     assert scripts == {"step1": {"a" * 64: 1}, "step2a": {"b" * 64: 1}, "step2b": {"c" * 64: 1}}
+
+
+def test_a_trial_row_carries_its_local_servers_load_into_the_csv_and_the_time_cells_title(tmp_path):
+    from hepmini.bench import trials
+
+    base = {"model": "local:x", "step": "step1", "status": "failed", "durations": {"total": 12.5},
+            "path": str(tmp_path / "trial")}
+    shared = {**base, "trial": 1, "compute": {"local_server_load": {"mean_busy_slots": 1.6, "slots": 2}}}
+    rows = [trials.row_of(shared, str(tmp_path), m=0), trials.row_of({**base, "trial": 2}, str(tmp_path), m=0)]
+    assert [r["server_busy_slots"] for r in rows] == [1.6, None]
+    parsed = list(csv.DictReader(trials.csv_text(rows).splitlines()))
+    assert [r["server_busy_slots"] for r in parsed] == ["1.6", ""] and [r["seconds"] for r in parsed] == ["12.5"] * 2
+    page = trials.table(rows, merged=False)
+    assert page.count('title="the local server had 1.6 slot(s) busy on average meanwhile">12.5</td>') == 1
+    assert page.count('<td class="n">12.5</td>') == 1

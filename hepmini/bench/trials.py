@@ -22,7 +22,8 @@ LOGS = (("log", "comprehensive.log"), ("validation", "validation.log"), ("result
 EVIDENCE_CHARS = 280          # of the rule's evidence in a row; trials.csv has all of it
 _ATTEMPT = re.compile(r"attempt(\d+)\.py$")
 COLUMNS = ("campaign", "model", "step", "trial", "status", "rule_category", "rule", "evidence", "llm_category",
-           "iterations", "api_calls", "tokens", "cost", "seconds", "log", "validation", "code", "stderr", "result")
+           "iterations", "api_calls", "tokens", "cost", "seconds", "server_busy_slots", "log", "validation", "code",
+           "stderr", "result")
 
 
 def anchor(model_index: int, step: str) -> str:
@@ -87,7 +88,8 @@ def row_of(r: dict, base: str, rel_dirs=None, m: int = -1) -> dict:
             "status": status, "rule_category": rule.get("category"), "rule": rule.get("rule"),
             "evidence": evidence, "llm_category": llm.get("category"), "iterations": r.get("iterations"),
             "api_calls": r.get("api_calls"), "tokens": metrics.total_tokens(r), "cost": metrics.cost_of(r),
-            "seconds": (r.get("durations") or {}).get("total"), "links": links, "m": m, "g": group(status),
+            "seconds": (r.get("durations") or {}).get("total"), "server_busy_slots": server_load(r),
+            "links": links, "m": m, "g": group(status),
             "log": get("log"), "validation": get("validation"), "code": get("code"), "stderr": get("stderr"),
             "result": get("result")}
 
@@ -167,7 +169,7 @@ def table(rows: list, merged: bool) -> str:
             f'<td>{word(row["rule_category"])}</td><td class="ev">{_evidence(row)}</td>'
             f'<td>{word(row["llm_category"])}</td><td class="n">{_int(row["iterations"])}</td>'
             f'<td class="n">{_int(row["tokens"])}</td><td class="n">{_money(row["cost"])}</td>'
-            f'<td class="n">{"–" if seconds is None else f"{seconds:.1f}"}</td>'
+            f'<td class="n"{_load_title(row)}>{"–" if seconds is None else f"{seconds:.1f}"}</td>'
             f'<td class="ln">{_links(row["links"])}</td></tr>')
     head = ("<tr><th>model</th><th>step</th><th class='n'>trial</th>" + ("<th>campaign</th>" if merged else "")
             + "<th>status</th><th>error (rules)</th><th>the rule's evidence</th><th>error (LLM)</th>"
@@ -179,6 +181,16 @@ def table(rows: list, merged: bool) -> str:
                 "<option value='s'>successes</option><option value='x'>excluded (infrastructure, skipped)</option>"
                 "</select> <span id='tn'></span> <button id='tall' type='button' hidden>show every cell</button></div>")
     return f"{controls}<table id='trials'><thead>{head}</thead><tbody>{''.join(out)}</tbody></table>"
+
+
+def server_load(r: dict):
+    """The mean busy slots of the local server while the trial ran (above 1: it shared the cores), or None."""
+    return ((r.get("compute") or {}).get("local_server_load") or {}).get("mean_busy_slots")
+
+
+def _load_title(row: dict) -> str:
+    load = row["server_busy_slots"]
+    return "" if load is None else f' title="the local server had {load} slot(s) busy on average meanwhile"'
 
 
 def _int(value) -> str:

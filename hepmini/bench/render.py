@@ -2,7 +2,7 @@
 
 from hepmini.agent.models import is_standin
 from hepmini.agent.prompts import ERROR_CATEGORIES
-from hepmini.bench import charts, method, svg, trials
+from hepmini.bench import charts, method, repeats, svg, trials
 from hepmini.bench.assets import CSS, LIVE_JS, TRIALS_JS
 from hepmini.bench.fmt import SCRIPTED_NOTE, breakable, mean_std_text, pct, shown, step_label
 from hepmini.bench.sections import section_campaigns, section_classifier, section_provenance
@@ -222,12 +222,17 @@ def header(s: dict, live=None) -> list:
             " <a href='#trials-section'>Every trial</a>.</p>", box, banner, problems]
 
 
+def _repeats(s: dict) -> str:
+    said = repeats.text(s.get("repeats") or [])
+    return f"<p class='caption'>{_e(said)}</p>" if said else ""
+
+
 def page(s: dict, rows=(), live=None) -> str:
     """The whole report.html; `rows` are the trial table's (trials.rows_of), `live` the view server's status."""
     merged = len((s.get("campaigns") or {}).get("campaigns") or ()) > 1
     body = [
         *header(s, live), section_campaigns(s),
-        "<h2>Success</h2>", fig_heatmap(s), table_models(s), method.section(s),
+        "<h2>Success</h2>", fig_heatmap(s), table_models(s), _repeats(s), method.section(s),
         "<h2>Errors</h2>", fig_errors_by_model(s), tables_errors(s),
         "<h2>Effort and cost per step</h2>", which_models(s),
         fig_series(s, "agent_work", "Agent work per step", "agent work", "",

@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from hepmini.agent.models import is_standin
-from hepmini.bench import method, metrics, trials
+from hepmini.bench import method, metrics, repeats, trials
 from hepmini.bench.fmt import mean_std_text, pct, shown, step_label
 from hepmini.files import atomic_write_text
 from hepmini.agent.prompts import ERROR_CATEGORIES
@@ -151,6 +151,8 @@ def summary_md(summary: dict) -> str:
             row.append("–" if not c or not c["n_counted"] else
                        f"{pct(c['success_rate'], c['success_err'])} ({c['n_success']}/{c['n_counted']})")
         lines.append(f"| {shown(m)} | " + " | ".join(row) + " |")
+    if repeats.text(summary.get("repeats") or []):
+        lines += ["", repeats.text(summary["repeats"])]
     for m in summary["models"]:
         mine = [cells.get((m, s)) for s in steps]
         if not any(c and c["n_failures"] for c in mine):
@@ -193,7 +195,7 @@ def summary_of(records: list, problems: list, spec=None, *, all_models: bool = F
                    problems=[str(p) for p in problems],
                    scripted_models=[m for m in summary["models"] if is_standin(m)],
                    figure_models=figure_models(summary, all_models), campaigns=campaigns,
-                   paired=method.paired(records), quoted=method.quoted(records),
+                   paired=method.paired(records), quoted=method.quoted(records), repeats=repeats.of(records),
                    generated=time.strftime("%Y-%m-%d %H:%M:%S"))
     return summary
 

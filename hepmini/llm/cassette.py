@@ -149,7 +149,7 @@ class Player:
 
     def __init__(self, path: Path, name: str, home: str = ""):
         self.path, self.name, self.model, self.home = Path(path), name, name, home
-        self.records = _records(self.path)
+        self.records = records(self.path)
         self.replies, self.used = _replies(self.path, self.records, home), 0
 
     def complete(self, messages, params=None, on_event=None) -> Reply:
@@ -205,11 +205,11 @@ def _around(text: str, at: int, width: int = 12) -> str:
 
 def load(path: Path, home: str = "") -> dict:
     """key -> [reply records] in recorded order; CassetteError (one line) for a missing, corrupt or foreign one."""
-    return _replies(path, _records(path), home)
+    return _replies(path, records(path), home)
 
 
-def _records(path: Path) -> list:
-    """The cassette's lines as records, each checked for this hepmini's format."""
+def records(path: Path) -> list:
+    """The cassette's lines as records in recorded order, each checked for this hepmini's format (CassetteError)."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:

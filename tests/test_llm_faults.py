@@ -197,3 +197,18 @@ def test_a_redirect_is_never_followed_and_the_key_never_leaves(protocol, status,
             client.complete(HELLO)
         assert elsewhere.requests == [] and len(fake.requests) == 1      # not followed, not retried
     assert "set base_url" in str(err.value) and KEY not in str(err.value)
+
+
+def test_a_connection_its_server_is_about_to_close_for_idleness_is_not_reused(tmp_path):
+    """llama-server closes a connection idle 5 s and says so (Keep-Alive: timeout=5); a request sent on it
+    just then is lost (seen as "connection dropped", then a retry). hepmini opens a new one instead."""
+    with OpenAIFake(key=KEY, flavor="llamacpp", keep_alive=2) as fake, connect("openai", fake, tmp_path) as client:
+        replies = [client.complete(HELLO), client.complete(HELLO)]
+        time.sleep(1.9)                  # the server would close it in 0.1 s
+        replies.append(client.complete(HELLO))
+        time.sleep(2.5)                  # the server has closed it
+        replies.append(client.complete(HELLO))
+        replies.append(client.complete(HELLO))
+    peers = [seen.peer for seen in fake.requests]
+    assert peers[0] == peers[1] and peers[2] not in peers[:2] and peers[3] not in peers[:3] and peers[4] == peers[3]
+    assert [len(r.attempts) for r in replies] == [1] * 5            # no request was lost and sent again

@@ -5,11 +5,17 @@ connect to the last byte, status line and headers included, which a per-read tim
 against a server that trickles them. So every socket an attempt uses is registered with a watchdog,
 which shuts it down when the deadline passes; the blocked read then fails at once. This module
 imports requests and urllib3: the transport imports it only when a request is sent.
+
+A kept-alive connection is not reused once it has been idle for nearly the `Keep-Alive: timeout=N`
+its server announced (llama-server: 5 s): the server closes it then, and a request sent as it does
+is lost ("connection dropped", a retry) although the server was never down.
 """
 
 import dataclasses
+import re
 import socket
 import threading
+import time
 from typing import Callable, Optional
 
 import requests
@@ -86,7 +92,43 @@ class _Watched:
 
     def getresponse(self, *args, **kwargs):
         _register(getattr(self, "_raw_sock", None))   # a kept-alive connection, reused by a later call
-        return super().getresponse(*args, **kwargs)
+        response = super().getresponse(*args, **kwargs)
+        self.keep_alive = keep_alive_seconds(response.headers.get("Keep-Alive", ""))
+        return response
+
+
+def keep_alive_seconds(header: str):
+    """The idle timeout a `Keep-Alive` response header announces (None when it names none).
+
+    >>> keep_alive_seconds("timeout=5, max=100"), keep_alive_seconds(""), keep_alive_seconds("timeout=x")
+    (5.0, None, None)
+    """
+    found = re.search(r"(?:^|[,;\s])timeout\s*=\s*(\d+(?:\.\d+)?)", header or "")
+    return float(found.group(1)) if found else None
+
+
+def stale(conn, now: float) -> bool:
+    """True when `conn` has been idle so near its server's keep-alive timeout that the server may close it now."""
+    timeout, since = getattr(conn, "keep_alive", None), getattr(conn, "idle_since", None)
+    if timeout is None or since is None:
+        return False
+    return now - since >= max(timeout - 1.0, timeout / 2)
+
+
+class _Pooled:
+    """A urllib3 pool that closes (so reopens) a connection its server is about to close for idleness."""
+
+    def _put_conn(self, conn):
+        if conn is not None:
+            conn.idle_since = time.monotonic()
+        super()._put_conn(conn)
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        if stale(conn, time.monotonic()):
+            conn.close()                  # reconnects on its next request, as urllib3 does for a dropped one
+        conn.idle_since = None
+        return conn
 
 
 class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
@@ -97,11 +139,11 @@ class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
     pass
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _HTTPPool(_Pooled, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_Pooled, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 

@@ -59,6 +59,7 @@ class Seen:
     body: Optional[dict]
     raw: bytes
     query: dict = dataclasses.field(default_factory=dict)
+    peer: int = 0                   # the client's port: the same on a kept-alive connection, new on a new one
 
     @property
     def route(self) -> str:
@@ -89,6 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # small writes (trickles, events) leave at once, as from a real server; no Nagle/delayed-ACK stalls
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # option keep_alive=N: like llama-server (Keep-Alive: timeout=5), close a connection idle N seconds
+        self.keep_alive = self.server.fake.options.get("keep_alive")
+        if self.keep_alive:
+            self.connection.settimeout(self.keep_alive)
 
     def log_message(self, *args):   # keep test output clean
         pass
@@ -101,7 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
-        seen = Seen("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw, query)
+        seen = Seen("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw, query,
+                    peer=self.client_address[1])
         fake = self.server.fake
         with fake.lock:
             fake.requests.append(seen)
@@ -162,8 +168,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response_only(status)
         names = {name.lower() for name, _ in headers}
         sent = set()
+        announced = [("Keep-Alive", f"timeout={self.keep_alive}, max=100")] if self.keep_alive else []
         for name, value in [("Server", self.version_string())] * ("server" not in names) + \
-                [("Date", self.date_time_string())] + list(headers):
+                [("Date", self.date_time_string())] + announced + list(headers):
             if (name.lower(), value) not in sent:    # a header named by both the fake and the Resp goes once
                 sent.add((name.lower(), value))
                 self.send_header(name, value)

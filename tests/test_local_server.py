@@ -265,7 +265,10 @@ def test_joining_a_busy_kept_server_says_so_and_a_trial_records_the_load(tmp_pat
         said = []
         with localserver.serving(cfg, ["local"], say=said.append):
             pass
-        assert "1 of its 2 slot(s) already busy with other commands' calls" in said[-1]
+        assert "1 of its 2 slot(s) already busy with other commands' calls" in said[-1] and len(said) == 2
+        with localserver.serving(cfg, ["local"], slots=3, say=said.append):
+            pass
+        assert "its 2 slot(s) serve 3 trials at once" in said[-2] and "hepmini serve --slots 3" in said[-2]
         work = copy_workdir(reference_run, tmp_path_factory, "busy-server")
         sets = [a for k, v in {**REF_SETTINGS, "local_server": cfg.local_server, "local_model": cfg.local_model,
                                 "cache_dir": cfg.cache_dir}.items() for a in ("--set", f"{k}={v}")]

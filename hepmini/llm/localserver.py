@@ -308,6 +308,9 @@ def serving(cfg, models, slots: int = 1, say=print):
     server = join_kept(cfg, say)
     if server is not None:
         say(f"local model: using the server `hepmini serve` keeps at {server.url} ({server.slots} slot(s))")
+        if server.slots < slots:
+            say(f"local model: its {server.slots} slot(s) serve {slots} trials at once: the calls beyond them wait "
+                f"for a free slot, and the wait counts in their time and deadline (`hepmini serve --slots {slots}` fits)")
         busy = busy_slots(server.url)
         if busy:   # others' calls share its cores: this command's calls run slower, its wall times count that
             say(f"local model: {busy} of its {server.slots} slot(s) already busy with other commands' calls; "

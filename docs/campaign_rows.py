@@ -25,6 +25,12 @@ def _rule(rule: dict) -> str:
     return rule.get("rule", "?") + (f": {raised[0]}" if raised else "")
 
 
+def _load(r: dict) -> str:
+    """The server's mean busy slots while the trial ran, when it was recorded (trials from 2026-12-07 evening on)."""
+    load = ((r.get("compute") or {}).get("local_server_load") or {}).get("mean_busy_slots")
+    return "" if load is None else f" ({load:.1f} slots busy)"
+
+
 def row(campaign: str, trial: Path) -> str:
     """One markdown row of a kept trial."""
     r = json.loads((trial / "result.json").read_text())
@@ -36,7 +42,7 @@ def row(campaign: str, trial: Path) -> str:
     cells = [campaign, r.get("step", "?"), status, r.get("iterations"), r.get("api_calls"),
              r.get("supervisor_format_errors", 0),
              f"{t.get('input', 0):,} / {t.get('output', 0):,} ({t.get('cached_input', 0):,})",
-             f"{(r.get('durations') or {}).get('total', 0) / 60:.0f} min",
+             f"{(r.get('durations') or {}).get('total', 0) / 60:.0f} min" + _load(r),
              f"{rule.get('category')} ({_rule(rule)})", llm]
     return "| " + " | ".join(str(x) for x in cells) + " |"
 

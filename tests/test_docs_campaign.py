@@ -31,7 +31,9 @@ def test_the_committed_campaign_is_real_and_says_how_complete_it_is():
         assert kept["planned"] == len(spec["steps"]) * spec["trials"] and kept["finished"] == len(found) > 0
         assert kept["complete"] == (len(found) == kept["planned"]), context
         for key, r in found.items():
-            assert r["status"] not in ("running", "harness_error", "infrastructure"), (key, r["reason"])
+            assert r["status"] not in ("running", "harness_error"), (key, r["reason"])
+            # kept infrastructure only when the model's own window ended it (a long conversation), never a fault
+            assert r["status"] != "infrastructure" or "exceed_context_size_error" in r["reason"], (key, r["reason"])
             assert (DOCS / context / "cells" / Path(*key) / "cassette.jsonl").stat().st_size > 0
             assert r["provenance"]["local_server"]["model_sha256"].startswith("cc324af070c2"), key
 

@@ -118,8 +118,10 @@ def test_view_of_a_directory_that_is_no_campaign_is_one_line(tmp_path, capsys):
 def test_view_prints_its_url_and_stops_cleanly_on_ctrl_c(tmp_path, stop):
     d = write_campaign(tmp_path / "camp", files=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+    # as a terminal's foreground job: a suite run as a shell's background job passes SIGINT on ignored
     proc = subprocess.Popen([sys.executable, "-m", "hepmini", "view", str(d)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT_DIR)
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT_DIR,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = proc.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:(\d+)/", line)

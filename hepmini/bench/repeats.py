@@ -59,14 +59,18 @@ def cell(trials: dict) -> dict:
 
 def of(records: list) -> list:
     """Per model × step with 2+ counted trials that have cassettes: how many distinct runs they were."""
-    found = {}
+    by_cell = {}
     for r in records:
         if r.get("status") in COUNTED and r.get("path"):
-            calls = conversation(r["path"])
-            if calls is not None:
-                found.setdefault((r["model"], r["step"]), {})[r["trial"]] = calls
-    return [{"model": model, "step": step, **cell(trials)}
-            for (model, step), trials in found.items() if len(trials) > 1]
+            by_cell.setdefault((r["model"], r["step"]), []).append(r)
+    out = []
+    for (model, step), rs in by_cell.items():
+        if len(rs) < 2:   # a lone trial repeats nothing: its cassette is not read
+            continue
+        trials = {r["trial"]: calls for r in rs for calls in [conversation(r["path"])] if calls is not None}
+        if len(trials) > 1:
+            out.append({"model": model, "step": step, **cell(trials)})
+    return out
 
 
 def text(cells: list) -> str:

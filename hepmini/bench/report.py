@@ -151,8 +151,9 @@ def summary_md(summary: dict) -> str:
             row.append("–" if not c or not c["n_counted"] else
                        f"{pct(c['success_rate'], c['success_err'])} ({c['n_success']}/{c['n_counted']})")
         lines.append(f"| {shown(m)} | " + " | ".join(row) + " |")
-    if repeats.text(summary.get("repeats") or []):
-        lines += ["", repeats.text(summary["repeats"])]
+    repeated = repeats.text(summary.get("repeats") or [])
+    if repeated:
+        lines += ["", repeated]
     for m in summary["models"]:
         mine = [cells.get((m, s)) for s in steps]
         if not any(c and c["n_failures"] for c in mine):

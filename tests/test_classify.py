@@ -220,6 +220,21 @@ def test_llm_classifier_writes_classification_and_pays_once(tmp_path):
     assert diagnose.classify_trial(ok, client=Replay([]))["llm"] is None     # successes cost nothing
 
 
+def test_classifying_again_with_nothing_changed_leaves_the_file_and_its_date_alone(tmp_path):
+    d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
+    first = diagnose.classify_trial(d, client=Replay(["***Incorrect Branch Name***"], model="judge:one"))
+    path = d / "classification.json"
+    text = path.read_text()
+    stored = json.loads(text)
+    path.write_text(json.dumps({**stored, "classified": "2000-01-01T00:00:00+00:00"}))   # an older run's date
+    text = path.read_text()
+    assert diagnose.classify_trial(d, client=Replay([], model="judge:one"))["llm"] == first["llm"]
+    assert diagnose.classify_trial(d)["classified"] == "2000-01-01T00:00:00+00:00" and path.read_text() == text
+    result = json.loads((d / "result.json").read_text())
+    (d / "result.json").write_text(json.dumps({**result, "status": "format_error", "stop": "format_error"}))
+    assert diagnose.classify_trial(d)["classified"] != "2000-01-01T00:00:00+00:00"   # a change is written, dated
+
+
 def _listed(prompt: str) -> list:
     return [line[2:].split(":")[0] for line in prompt.splitlines() if line.startswith("- ") and ":" in line]
 

@@ -303,8 +303,15 @@ def classify_trial(directory, result=None, client=None, force=False, on_event=No
             out["llm_control"] = classify_llm(d, client, on_event=on_control_event, control=control)
     out["agree"] = (None if not out["llm"] or out["llm"].get("category") is None or rule["category"] is None
                     else out["llm"]["category"] == rule["category"])
+    if _undated(out) == _undated(old):   # nothing changed: the file and its date stay as they were
+        return old
     atomic_write_json(d / "classification.json", out)
     return out
+
+
+def _undated(classification: dict) -> dict:
+    """A classification without the moment it was written: what decides whether a rewrite changes anything."""
+    return {k: v for k, v in classification.items() if k != "classified"}
 
 
 def _must_ask(cached, client, control=None) -> bool:

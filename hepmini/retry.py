@@ -6,6 +6,7 @@ Shared by the LLM transport and the data downloader, so both read a server's wai
 
 import dataclasses
 import email.utils
+import math
 import random
 import time
 from typing import Callable, Optional
@@ -34,14 +35,15 @@ class RetryPolicy:
 def server_wait(headers, now: Optional[float] = None) -> Optional[float]:
     """Seconds the server asks to wait (retry-after-ms, retry-after seconds or HTTP date), or None.
 
-    `headers` maps lower-case names to values. A date in the past is 0.
+    `headers` maps lower-case names to values. A date in the past is 0; a value that is no number or
+    date, or not finite ("inf", "nan"), is unusable and read as absent.
 
     >>> server_wait({"retry-after-ms": "84"}), server_wait({"retry-after": "7"}), server_wait({})
     (0.084, 7.0, None)
     >>> server_wait({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0)
     10.0
-    >>> server_wait({"retry-after": "soon"}) is None
-    True
+    >>> [server_wait({"retry-after": v}) for v in ("soon", "inf")], server_wait({"retry-after-ms": "NaN"})
+    ([None, None], None)
     """
     now = time.time() if now is None else now
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
@@ -49,9 +51,13 @@ def server_wait(headers, now: Optional[float] = None) -> Optional[float]:
         if raw is None:
             continue
         try:
-            return max(float(raw) * scale, 0.0)
+            seconds = float(raw) * scale
         except ValueError:
-            pass
+            seconds = None
+        if seconds is not None:
+            if math.isfinite(seconds):
+                return max(seconds, 0.0)
+            continue          # "inf" or "nan": no wait can be read from it, nor a date
         try:
             return max(email.utils.parsedate_to_datetime(raw).timestamp() - now, 0.0)
         except (TypeError, ValueError, IndexError):

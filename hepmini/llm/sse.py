@@ -1,9 +1,10 @@
 """Server-sent events (text/event-stream) as the three providers send them: bytes in, (event, data) out.
 
 The WHATWG rules that matter here: lines end in LF, CRLF or CR; `event:` names the event, `data:`
-lines are joined with LF; a blank line ends the event; lines starting with ':' are comments
-(keep-alives); one space after the colon is dropped; a byte-order mark opening the stream is not
-part of the first field's name.
+lines are joined with LF; a blank line ends the event, and an event whose data is empty (no
+`data:` line, or only a bare `data:` as some proxies send for a keep-alive) is dropped; lines
+starting with ':' are comments (keep-alives); one space after the colon is dropped; a byte-order
+mark opening the stream is not part of the first field's name.
 """
 
 from typing import List, Tuple
@@ -19,6 +20,8 @@ class Decoder:
     [('message_start', '{"a": 1}'), ('message', '[DONE]')]
     >>> Decoder().feed(b'\\xef\\xbb\\xbfdata: {}\\n\\n')
     [('message', '{}')]
+    >>> Decoder().feed(b'data:\\n\\nevent: ping\\ndata: \\n\\n')
+    []
     """
 
     def __init__(self):
@@ -37,9 +40,10 @@ class Decoder:
             line, found = self._next_line()
             if not found:
                 return events
-            if not line:                       # a blank line dispatches the event
-                if self._data:
-                    events.append((self._event or "message", "\n".join(self._data)))
+            if not line:                       # a blank line dispatches the event, unless its data is empty
+                data = "\n".join(self._data)
+                if data:
+                    events.append((self._event or "message", data))
                 self._event, self._data = "", []
             elif not line.startswith(":"):
                 field, _, value = line.partition(":")

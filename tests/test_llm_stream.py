@@ -71,7 +71,7 @@ def test_keepalive_comments_of_a_server_reading_a_long_prompt_keep_the_call_aliv
 @pytest.mark.parametrize("protocol", sorted(FAKES))
 def test_a_stalled_stream_is_cut_at_the_idle_clock_and_retried(protocol, tmp_path):
     with FAKES[protocol][0](key=KEY) as fake:
-        fake.script(Resp(body=DEFAULT, stall_after=2))
+        fake.script(Resp(body=DEFAULT, stall_after=1))    # one event: before the end of any protocol's stream
         with connect(protocol, fake, tmp_path, request_timeout=0.5) as client:
             reply = client.complete(HELLO)
     assert [a["status"] for a in reply.attempts] == [200, 200] and "no byte for 0.5s" in reply.attempts[0]["error"]
@@ -80,7 +80,7 @@ def test_a_stalled_stream_is_cut_at_the_idle_clock_and_retried(protocol, tmp_pat
 @pytest.mark.parametrize("protocol", sorted(FAKES))
 def test_a_truncated_stream_is_the_servers_fault_and_retried(protocol, tmp_path):
     with FAKES[protocol][0](key=KEY) as fake:
-        fake.script(*[Resp(body=DEFAULT, truncate_after=2)] * 3)
+        fake.script(*[Resp(body=DEFAULT, truncate_after=1)] * 3)   # Gemini's two chunks would be complete
         with connect(protocol, fake, tmp_path, max_retries=2) as client, \
                 pytest.raises((MalformedResponse, ServerError)) as err:
             client.complete(HELLO)

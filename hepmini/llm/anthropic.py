@@ -8,7 +8,7 @@ message_delta (stop_reason, output tokens), message_stop; ping and error events.
 import json
 
 from hepmini.errors import MalformedResponse
-from hepmini.llm.base import Reply, Request, StreamError, Usage, empty_answer, token_count
+from hepmini.llm.base import Reply, Request, StreamError, Usage, empty_answer, obj, token_count
 
 VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192     # required by the API; 8192 is the SDK's non-streaming limit for Opus 4.x
@@ -72,9 +72,12 @@ def parse_response(data) -> Reply:
         raise MalformedResponse("the body is not a Messages object with a 'content' list")
     if not data["content"]:
         raise MalformedResponse(f"the answer has no content blocks (stop_reason {data.get('stop_reason')})")
-    text = "".join(b.get("text", "") for b in data["content"] if isinstance(b, dict) and b.get("type") == "text")
+    text = "".join(b["text"] for b in data["content"] if isinstance(b, dict) and b.get("type") == "text"
+                   and isinstance(b.get("text"), str))
     usage = _usage(data.get("usage"))
     stop = data.get("stop_reason")
+    if not isinstance(stop, (str, type(None))):
+        raise MalformedResponse(f"'stop_reason' is a {type(stop).__name__}, not a string")
     if empty_answer(text, "", usage) and stop != "max_tokens":
         raise MalformedResponse(f"the answer is empty (no text, no output tokens; stop_reason {stop})")
     finish = FINISH.get(stop, "error")
@@ -110,6 +113,11 @@ class Stream:
     def __init__(self):
         self.message, self.blocks, self.finished = None, {}, False
 
+    @property
+    def ended(self) -> bool:
+        """message_stop has arrived: nothing after it belongs to the reply."""
+        return self.finished
+
     def add(self, event: str, data: str) -> str:
         """Take one event; return the text it adds (for live progress)."""
         item = json.loads(data) if data.strip() else {}
@@ -118,27 +126,30 @@ class Stream:
             status = 529 if "overloaded" in data else 500
             raise StreamError(data if isinstance(item, dict) and "error" in item else json.dumps({"error": item}),
                               status)
+        item = obj(item, f"the data of a {kind} event")
         if kind == "message_start":
-            self.message = dict(item.get("message") or {})
+            self.message = dict(obj(item.get("message"), "message"))
         elif kind == "content_block_start":
-            self.blocks[item.get("index", len(self.blocks))] = dict(item.get("content_block") or {})
+            self.blocks[_index(item, len(self.blocks))] = dict(obj(item.get("content_block"), "content_block"))
         elif kind == "content_block_delta":
-            return self._delta(item.get("index", 0), item.get("delta") or {})
+            return self._delta(_index(item, 0), obj(item.get("delta"), "delta"))
         elif kind == "message_delta" and self.message is not None:
-            self.message.update({k: v for k, v in (item.get("delta") or {}).items() if v is not None})
-            self.message["usage"] = {**(self.message.get("usage") or {}), **(item.get("usage") or {})}
+            self.message.update({k: v for k, v in obj(item.get("delta"), "delta").items() if v is not None})
+            self.message["usage"] = {**obj(self.message.get("usage"), "usage"), **obj(item.get("usage"), "usage")}
         elif kind == "message_stop":
             self.finished = True
         return ""
 
     def _delta(self, index, delta: dict) -> str:
         block = self.blocks.setdefault(index, {"type": "text", "text": ""})
+        kind = delta.get("type")
         field = {"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "signature",
-                 "input_json_delta": "partial_json"}.get(delta.get("type"), "")
+                 "input_json_delta": "partial_json"}.get(kind, "") if isinstance(kind, str) else ""
         key = "text" if field == "text" else field
         piece = delta.get(key, "") if key else ""
         if field:
-            block[field] = block.get(field, "") + (piece if isinstance(piece, str) else "")
+            prior = block.get(field, "")
+            block[field] = (prior if isinstance(prior, str) else "") + (piece if isinstance(piece, str) else "")
         return piece if field == "text" and isinstance(piece, str) else ""
 
     def body(self) -> dict:
@@ -151,3 +162,11 @@ class Stream:
         reply = parse_response(self.body())
         reply.streamed = True
         return reply
+
+
+def _index(item: dict, default: int) -> int:
+    """The content block an event is about: an integer, or the server's fault."""
+    index = item.get("index", default)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise MalformedResponse(f"a content block index is a {type(index).__name__}, not an integer")
+    return index

@@ -9,6 +9,8 @@ Anthropic reports none apart). `reported` is False when the server sent no usage
 import dataclasses
 from typing import NamedTuple, Optional
 
+from hepmini.errors import MalformedResponse
+
 ROLES = ("system", "user", "assistant")
 FINISH_REASONS = ("stop", "length", "content_filter", "refusal", "error")
 MAX_TEXT = 1_000_000          # characters of one reply kept; a chat answer is far shorter
@@ -74,8 +76,34 @@ class StreamError(Exception):
     """A stream carried an error event; `body` is its JSON text (read like an HTTP error body)."""
 
     def __init__(self, body: str, status: int = 500):
-        super().__init__(body[:300])
+        # the body may echo the API key: it is shown only through the transport's scrub
+        super().__init__(f"an error event in the stream (as HTTP {status})")
         self.body, self.status = body, status
+
+
+def obj(value, what: str) -> dict:
+    """`value` if it is a JSON object, {} if absent or null; any other shape is the server's fault.
+
+    >>> obj(None, "usage"), obj({"a": 1}, "usage")
+    ({}, {'a': 1})
+    >>> obj("n/a", "message")
+    Traceback (most recent call last):
+    hepmini.errors.MalformedResponse: 'message' is a str, not an object
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedResponse(f"'{what}' is a {type(value).__name__}, not an object")
+    return value
+
+
+def array(value, what: str) -> list:
+    """`value` if it is a JSON array, [] if absent or null; any other shape is the server's fault."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedResponse(f"'{what}' is a {type(value).__name__}, not a list")
+    return value
 
 
 def empty_answer(text: str, refusal: str, usage: Usage) -> bool:

@@ -8,7 +8,7 @@ GenerateContentResponse chunk, the finish reason and the usage on the last.
 import json
 
 from hepmini.errors import MalformedResponse
-from hepmini.llm.base import Reply, Request, StreamError, Usage, empty_answer, token_count
+from hepmini.llm.base import Reply, Request, StreamError, Usage, array, empty_answer, obj, token_count
 
 FIELDS = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "max_tokens": "maxOutputTokens",
           "seed": "seed"}
@@ -85,20 +85,27 @@ def parse_response(data) -> Reply:
     usage, model = parse_usage(data.get("usageMetadata")), str(data.get("modelVersion") or "")
     candidates = data.get("candidates")
     if not candidates:
-        block = (data.get("promptFeedback") or {}).get("blockReason")
+        block = obj(data.get("promptFeedback"), "promptFeedback").get("blockReason")
         if block:
             return Reply("", usage, "content_filter", model, data, finish_raw=f"blockReason={block}")
         raise MalformedResponse("the answer has neither candidates nor a promptFeedback block reason")
     first = candidates[0] if isinstance(candidates, list) and isinstance(candidates[0], dict) else None
     if first is None:
         raise MalformedResponse("'candidates' is not a list of objects")
-    parts = (first.get("content") or {}).get("parts") or []    # MAX_TOKENS may come without 'parts'
-    text = "".join(p.get("text", "") for p in parts if isinstance(p, dict) and not p.get("thought"))
+    text = "".join(p["text"] for p in _parts(first) if not p.get("thought") and isinstance(p.get("text"), str))
     raw = first.get("finishReason")
+    if not isinstance(raw, (str, type(None))):
+        raise MalformedResponse(f"'finishReason' is a {type(raw).__name__}, not a string")
     finish = FINISH.get(raw, "error")
     if empty_answer(text, "", usage) and finish == "stop":
         raise MalformedResponse(f"the answer is empty (no text, no output tokens; finishReason {raw})")
     return Reply(text, usage, finish, model, data, finish_raw=str(raw))
+
+
+def _parts(candidate: dict) -> list:
+    """The part objects of a candidate (MAX_TOKENS may come without 'parts')."""
+    parts = array(obj(candidate.get("content"), "content").get("parts"), "parts")
+    return [p for p in parts if isinstance(p, dict)]
 
 
 class Stream:
@@ -115,6 +122,7 @@ class Stream:
 
     def __init__(self):
         self.parts, self.finish, self.last, self.block = [], None, {}, None
+        self.ended = False    # a finish reason (or block reason) came with the usage: the last chunk is in
 
     def add(self, event: str, data: str) -> str:
         """Take one event; return the text it adds (for live progress)."""
@@ -126,13 +134,17 @@ class Stream:
             code = error.get("code") if isinstance(error, dict) else None
             raise StreamError(data, code if isinstance(code, int) and 400 <= code < 600 else 500)
         self.last = {**self.last, **{k: v for k, v in chunk.items() if k != "candidates"}}
-        self.block = (chunk.get("promptFeedback") or {}).get("blockReason") or self.block
-        added = ""
-        for candidate in (chunk.get("candidates") or [])[:1]:
-            parts = (candidate.get("content") or {}).get("parts") or []
-            self.parts += [p for p in parts if isinstance(p, dict)]
-            added = "".join(p.get("text", "") for p in parts if isinstance(p, dict) and not p.get("thought"))
-            self.finish = candidate.get("finishReason") or self.finish
+        block = obj(chunk.get("promptFeedback"), "promptFeedback").get("blockReason")
+        self.block = block or self.block
+        added, finish = "", None
+        for candidate in array(chunk.get("candidates"), "candidates")[:1]:
+            candidate = obj(candidate, "candidate")
+            parts = _parts(candidate)
+            self.parts += parts
+            added = "".join(p["text"] for p in parts if not p.get("thought") and isinstance(p.get("text"), str))
+            finish = candidate.get("finishReason")
+            self.finish = finish or self.finish
+        self.ended = self.ended or bool((finish or block) and "usageMetadata" in chunk)
         return added
 
     @property

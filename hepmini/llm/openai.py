@@ -9,7 +9,7 @@ import json
 import re
 
 from hepmini.errors import MalformedResponse
-from hepmini.llm.base import Reply, Request, StreamError, Usage, empty_answer, token_count
+from hepmini.llm.base import Reply, Request, StreamError, Usage, array, empty_answer, obj, token_count
 
 # o1/o3/o4-mini and the gpt-5 family (not gpt-5-chat) reject temperature != 1, top_p and stop (§1.2).
 _REASONING = re.compile(r"^(o\d|gpt-5(?!-chat))")
@@ -70,8 +70,8 @@ def parse_usage(usage) -> Usage:
     """Usage from `usage`: prompt/completion/total plus the optional (possibly null) details."""
     if not isinstance(usage, dict):
         return Usage()
-    prompt = usage.get("prompt_tokens_details") or {}
-    completion = usage.get("completion_tokens_details") or {}
+    prompt = obj(usage.get("prompt_tokens_details"), "prompt_tokens_details")
+    completion = obj(usage.get("completion_tokens_details"), "completion_tokens_details")
     inp, out = token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))
     return Usage(input=inp, output=out, reasoning=token_count(completion.get("reasoning_tokens")),
                  cached_input=token_count(prompt.get("cached_tokens")),
@@ -98,17 +98,20 @@ def parse_response(data) -> Reply:
     if not choices:
         # OpenRouter/LiteLLM may answer 200 with an `error` object and no usable choice (litellm#8448).
         error = data.get("error")
-        detail = f": {json.dumps(error)[:200]}" if error else ""
+        detail = f": {json.dumps(error)}" if error else ""     # the transport scrubs the key, then cuts
         raise MalformedResponse(f"the answer has no choices{detail}")
     choice = choices[0] if isinstance(choices, list) and isinstance(choices[0], dict) else None
     if choice is None:
         raise MalformedResponse("'choices' is not a list of objects")
-    message = choice.get("message") or {}
+    message = obj(choice.get("message"), "message")
     content = message.get("content")
     if isinstance(content, list):   # some compatible servers return content parts
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        content = "".join(p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text"
+                          and isinstance(p.get("text"), str))
     text, refusal = (content if isinstance(content, str) else ""), str(message.get("refusal") or "")
     raw_finish = choice.get("finish_reason")
+    if not isinstance(raw_finish, (str, type(None))):
+        raise MalformedResponse(f"'finish_reason' is a {type(raw_finish).__name__}, not a string")
     if (content is None and not refusal and raw_finish != "length") or \
             (empty_answer(text, refusal, usage) and raw_finish != "length"):
         raise MalformedResponse(f"the answer is empty (no text, no refusal, no output tokens; finish {raw_finish})")
@@ -149,15 +152,16 @@ class Stream:
         if isinstance(progress, dict):
             self.prompt_progress = (progress.get("processed"), progress.get("total"))
         self.model = self.model or str(chunk.get("model") or "")
-        self.usage = chunk.get("usage") or self.usage
+        self.usage = obj(chunk.get("usage"), "usage") or self.usage
         self.timings = chunk.get("timings") or self.timings
         added = ""
-        for choice in chunk.get("choices") or []:
+        for choice in array(chunk.get("choices"), "choices"):
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                delta = choice.get("delta") or {}
+                delta = obj(choice.get("delta"), "delta")
                 added = delta.get("content") if isinstance(delta.get("content"), str) else ""
                 self.text.append(added)
-                self.refusal.append(delta.get("refusal") or "")
+                refusal = delta.get("refusal")
+                self.refusal.append(refusal if isinstance(refusal, str) else "")
                 self.finish = choice.get("finish_reason") or self.finish
         return added
 
@@ -165,6 +169,11 @@ class Stream:
     def finished(self) -> bool:
         """The end marker, or a finish reason with the usage that follows it, has arrived."""
         return self.done or (self.finish is not None and self.usage is not None)
+
+    @property
+    def ended(self) -> bool:
+        """The end marker has arrived: nothing after it belongs to the reply (usage may follow a finish)."""
+        return self.done
 
     def body(self) -> dict:
         """The chat.completion body these chunks stand for."""

@@ -5,23 +5,24 @@ deadline, from connect to last byte (hepmini.llm.wire). A stream whose bytes kee
 cut by the idle clock, so a slow model that is generating is never mistaken for a dead connection.
 Retried: connect errors, idle timeouts, dropped connections, 408, 409, 429, 5xx and 529, and a 2xx
 whose body is empty or malformed (the server's fault, not the model's); never 400/401/403/404 or
-an exhausted quota. Waits follow hepmini.retry (Retry-After first, else capped backoff); no attempt
-starts that could not finish before the deadline, and a give-up names the last real cause.
+an exhausted quota. An error inside a 2xx (its JSON body, a stream's error event) is the error it
+names. Waits follow hepmini.retry (Retry-After first, else capped backoff); no attempt starts that
+could not finish before the deadline, and a give-up names the last real cause.
 A failure is raised as one line of the ProviderError tree: who, what happened, the provider's own
-words, what to do, and `.attempts`. `scrub` keeps API keys out of every message.
+words, what to do, and `.attempts`. Every text from the server passes `clip` (scrub the API keys,
+then cut) before it reaches a message, the attempt record or the log.
 """
 
 import json
 import logging
 import random
-import re
 import time
 from typing import Callable, NamedTuple, Optional
 
-from hepmini.errors import (AuthError, BadRequest, MalformedResponse, ProviderError, ProviderTimeout,
-                            QuotaExceeded, RateLimited, ServerError)
+from hepmini.errors import BadRequest, MalformedResponse, ProviderError, ProviderTimeout, ServerError
 from hepmini.llm import sse
 from hepmini.llm.base import StreamError
+from hepmini.llm.errorbody import classify, clip, describe_error, error_status, is_error_object, scrub
 from hepmini.retry import RetryPolicy, server_wait
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5.0
 MIN_ATTEMPT = 1.0                  # seconds an attempt needs at least; less left, and none is started
 MAX_BODY = 16 * 2**20              # bytes; a chat answer is a few hundred KB at most
-# Wordings that mean money or quota is gone for good (not a per-minute limit: Gemini says "exceeded your
-# current quota" for those too, so it is read from the QuotaFailure details instead).
-_QUOTA = re.compile(r"(?i)credit balance is too low|reached your specified API usage limits|spend(ing)? limit"
-                    r"|budget has been exceeded|exceeded your budget|insufficient (credits|balance|funds)"
-                    r"|billing (hard )?limit|credits are depleted|usage threshold|\blimit: 0\b")
-_CONTEXT = re.compile(r"(?i)context[_ ]length|context window|context size|maximum context|prompt is too long|"
-                      r"exceed_context_size|too many tokens|input is too long|reduce the length")
 
 
 class Result(NamedTuple):
@@ -45,129 +39,6 @@ class Result(NamedTuple):
     headers: dict
     reply: object
     attempts: list
-
-
-def scrub(text: str, secrets=()) -> str:
-    """Remove API keys, bearer tokens and credentials in URLs (`https://user:pass@host`) from `text`.
-
-    >>> scrub("Authorization: Bearer sk-abc123 key=sk-abc123", ["sk-abc123"])
-    'Authorization: Bearer <redacted> key=<redacted>'
-    >>> scrub("bad base URL http://me:pw@proxy:8000/v1")
-    'bad base URL http://<redacted>@proxy:8000/v1'
-    """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "<redacted>")
-    text = re.sub(r"(?<=://)[^/@\s]+@", "<redacted>@", text)
-    return re.sub(r"(?i)\b(bearer)\s+(?!<redacted>)[^\s\"',]+", r"\1 <redacted>", text)
-
-
-class ErrorInfo(NamedTuple):
-    """What a provider's error body says, read by describe_error."""
-
-    message: str
-    type: str
-    code: str
-    param: str
-    reason: str               # google.rpc.ErrorInfo reason, e.g. API_KEY_INVALID
-    retry_delay: Optional[float]
-    quota: bool               # exhausted quota, credit or spend limit: retrying will not help
-    context: bool             # the prompt does not fit the model's context window
-
-
-def _duration(text) -> Optional[float]:
-    match = re.fullmatch(r"\s*([0-9.]+)s\s*", str(text or ""))
-    return float(match.group(1)) if match else None
-
-
-def _details(err: dict) -> tuple:
-    """(ErrorInfo reason, RetryInfo delay, a quota that will not come back) from the error's details."""
-    reason, delay, daily = "", None, False
-    details = err.get("details") or []
-    if isinstance(details, dict):            # Anthropic: {"error_code": "enforced_spend_limit_reached"}
-        return str(details.get("error_code", "")), None, "spend_limit" in str(details.get("error_code", ""))
-    for detail in details:
-        kind = str(detail.get("@type", "")) if isinstance(detail, dict) else ""
-        if kind.endswith("ErrorInfo"):
-            reason = str(detail.get("reason", ""))
-        elif kind.endswith("RetryInfo"):
-            delay = _duration(detail.get("retryDelay"))
-        elif kind.endswith("QuotaFailure"):
-            daily |= any("PerDay" in str(v.get("quotaId", "")) for v in detail.get("violations") or []
-                         if isinstance(v, dict))
-    return reason, delay, daily
-
-
-def describe_error(text: str) -> ErrorInfo:
-    """Read any provider's error body (OpenAI, vLLM, Ollama, llama.cpp, LiteLLM, Anthropic, Gemini, HTML).
-
-    >>> describe_error('{"error":"Unauthorized"}').message
-    'Unauthorized'
-    >>> describe_error('<html><head><title>502 Bad Gateway</title></head></html>').message
-    '502 Bad Gateway'
-    >>> describe_error('{"type":"error","error":{"type":"invalid_request_error","message":"Your credit '
-    ...                'balance is too low to access the Anthropic API."}}').quota
-    True
-    """
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        title = re.search(r"(?is)<title>(.*?)</title>", text or "")
-        plain = " ".join((title.group(1) if title else re.sub(r"<[^>]+>", " ", text or "")).split())[:300]
-        return ErrorInfo(plain, "", "", "", "", None, bool(_QUOTA.search(plain)), bool(_CONTEXT.search(plain)))
-    err = data.get("error", data)          # old vLLM/FastChat errors are flat
-    err = {"message": err} if isinstance(err, str) else err if isinstance(err, dict) else {}
-
-    def field(key):
-        value = err.get(key)
-        return "" if value in (None, "None") else str(value)   # LiteLLM sends the string "None"
-
-    reason, delay, daily = _details(err)
-    message, kind, code = field("message"), field("type") or field("status"), field("code")
-    quota = daily or bool({"insufficient_quota", "budget_exceeded", "billing_error"} & {kind, code}) \
-        or bool(_QUOTA.search(message))
-    context = bool({"context_length_exceeded", "exceed_context_size_error"} & {kind, code}) or \
-        bool(_CONTEXT.search(message))
-    return ErrorInfo(message, kind, code, field("param"), reason, delay, quota, context)
-
-
-def classify(status: int, info: ErrorInfo, headers) -> tuple:
-    """(error class, retryable, what to do) for an HTTP error status."""
-    if 300 <= status < 400:
-        where = str(headers.get("location", "an address it does not name"))[:200]
-        return BadRequest, False, (f"the server redirects to {where}; hepmini follows no redirect (an API key must "
-                                   "never follow one): set base_url to the address it points to")
-    if status in (401, 403) or info.reason == "API_KEY_INVALID":
-        return AuthError, False, "check the API key{keyvars} and that it is valid for {base_url}"
-    if info.quota or status == 402:
-        return QuotaExceeded, False, ("the account's quota, credit or spend limit is exhausted; add credit or "
-                                      "wait for the reset - retrying will not help")
-    if status == 429:
-        cls, retry, todo = RateLimited, True, "lower the concurrency (-j, provider_concurrency) or try later"
-    elif status == 408:
-        cls, retry, todo = ProviderTimeout, True, "the server timed out; try later"
-    elif status == 409 or status >= 500:
-        cls, retry, todo = ServerError, True, "the provider or a proxy failed; try again later"
-    elif status == 404:
-        return BadRequest, False, "check the model name and base URL (python -m hepmini models)"
-    elif info.context:
-        return BadRequest, False, ("the prompt is longer than the model's context window; use a model with a "
-                                   "longer context (for a local model: raise local_context)")
-    else:
-        return BadRequest, False, _fix_for_param(info)
-    should = str(headers.get("x-should-retry", "")).lower()
-    return cls, retry and should != "false", todo
-
-
-def _fix_for_param(info: ErrorInfo) -> str:
-    if info.param in ("max_tokens", "max_completion_tokens") or "max_completion_tokens" in info.message:
-        return ("this model wants the other token-limit field: set max_tokens_field = max_completion_tokens "
-                "(or max_tokens) under [endpoint:{name}] in hepmini.cfg")
-    if info.param:
-        return f"the model rejects the parameter '{info.param}'; leave it out for this model"
-    return "fix the request"
 
 
 class Call:
@@ -215,7 +86,7 @@ class Call:
                 return outcome
             last = outcome
             _, what, info, *_ = outcome
-            record["error"] = scrub(what + (f": {info.message}" if info and info.message else ""), self.secrets)[:300]
+            record["error"] = clip(what + (f": {info.message}" if info and info.message else ""), 300, self.secrets)
             self._wait_or_give_up(n, record, last)
         raise AssertionError("unreachable")
 
@@ -223,14 +94,19 @@ class Call:
         decoder = sse.Decoder()
 
         def on_chunk(chunk):
-            if stream is not None:
-                for event, data in decoder.feed(chunk):
-                    self._event(stream, event, data)
+            for event, data in decoder.feed(chunk) if stream is not None else ():
+                if stream.ended:          # what follows the end event is not part of the reply
+                    return
+                self._event(stream, event, data)
 
+        # Once the end event is in, the reply is complete: reading stops, and a connection that then
+        # stalls or drops is no fault (re-sending would pay for the same reply twice).
         answer = wire.post(self.session, url, headers, payload, idle=self.idle, deadline=self.left(),
                            connect=CONNECT_TIMEOUT, max_bytes=MAX_BODY, on_chunk=on_chunk,
-                           on_status=lambda status: record.update(status=status))
-        if stream is not None and 200 <= answer.status < 300:
+                           on_status=lambda status: record.update(status=status),
+                           ended=lambda: stream is not None and stream.ended,
+                           complete=lambda: stream is not None and stream.finished)
+        if stream is not None and 200 <= answer.status < 300 and not stream.ended:
             for event, data in decoder.flush():
                 self._event(stream, event, data)
         return answer
@@ -239,7 +115,8 @@ class Call:
         try:
             added = stream.add(event, data)
         except ValueError:
-            raise MalformedResponse(f"a {event} event of the stream is not JSON: {data[:100]!r}") from None
+            raise MalformedResponse(f"a {event} event of the stream is not JSON: "
+                                    f"{clip(data, 100, self.secrets)!r}") from None
         if added:
             self.on_event("delta", text=added)
         read = getattr(stream, "prompt_progress", None)
@@ -250,31 +127,47 @@ class Call:
     def _outcome(self, answer, parse, stream, record):
         """A Result, or (class, what, info, retryable, todo, status) of a failed attempt."""
         record["status"] = answer.status
+        text = answer.body.decode("utf-8", errors="replace")
         if not 200 <= answer.status < 300:
-            info = describe_error(answer.body.decode("utf-8", errors="replace"))
-            cls, retry, todo = classify(answer.status, info, answer.headers)
+            info = describe_error(text, self.secrets)
+            cls, retry, todo = classify(answer.status, info, answer.headers, self.secrets)
             return cls, f"HTTP {answer.status}", info, retry, todo, answer.headers
-        is_stream = stream is not None and "text/event-stream" in answer.headers.get("content-type", "")
+        # media types are case-insensitive (RFC 9110 8.3.1)
+        is_stream = stream is not None and "text/event-stream" in answer.headers.get("content-type", "").lower()
         try:
             if is_stream and not stream.finished:
                 raise MalformedResponse("the stream ended before its end event (the connection was cut)")
-            reply = stream.reply() if is_stream else parse(json.loads(answer.body.decode("utf-8", errors="replace")))
-        except ValueError:
-            text = " ".join(answer.body.decode("utf-8", errors="replace").split())[:200]
-            return MalformedResponse, f"HTTP {answer.status} but the body is not JSON: {text!r}", None, True, \
-                "check that {base_url} is the model's API", None
+            if is_stream:
+                return Result(answer.status, answer.headers, stream.reply(), self.attempts)
+            try:
+                data = json.loads(text)
+            except ValueError:
+                return MalformedResponse, f"HTTP {answer.status} but the body is not JSON: " \
+                    f"{clip(' '.join(text.split()), 200, self.secrets)!r}", None, True, \
+                    "check that {base_url} is the model's API", None
+            if is_error_object(data):     # an error sent with a 2xx status is that error (a quota ends at once)
+                return self._error_body(text, answer)
+            return Result(answer.status, answer.headers, parse(data), self.attempts)
         except MalformedResponse as exc:
-            return MalformedResponse, f"HTTP {answer.status} but {exc}", None, True, \
+            return MalformedResponse, clip(f"HTTP {answer.status} but {exc}", 300, self.secrets), None, True, \
                 "the server answered without a model reply; check {base_url}", None
-        return Result(answer.status, answer.headers, reply, self.attempts)
+
+    def _error_body(self, text, answer) -> tuple:
+        """A 2xx whose body is an error object, classified as the status the error names (else a 500)."""
+        info = describe_error(text, self.secrets)
+        cls, retry, todo = classify(error_status(info, 500), info, answer.headers, self.secrets)
+        return cls, f"HTTP {answer.status} with an error body", info, retry, todo, answer.headers
 
     def _transport_failure(self, exc, stream) -> tuple:
         if isinstance(exc, StreamError):
-            info = describe_error(exc.body)
-            cls, retry, todo = classify(exc.status, info, {})
-            return cls, f"error event in the stream (as HTTP {exc.status})", info, retry, todo, None
+            info = describe_error(exc.body, self.secrets)
+            # what the error says it is comes first: a prompt too long is no server fault, whatever the status
+            status = error_status(info, exc.status) if exc.status >= 500 else exc.status
+            cls, retry, todo = classify(status, info, {}, self.secrets)
+            return cls, f"error event in the stream (as HTTP {status})", info, retry, todo, None
         if isinstance(exc, MalformedResponse):
-            return MalformedResponse, f"a malformed stream: {exc}", None, True, "check {base_url}", None
+            return MalformedResponse, clip(f"a malformed stream: {exc}", 300, self.secrets), None, True, \
+                "check {base_url}", None
         text = f"{type(exc).__name__}: {exc}"
         log.debug("%s: %s", self.endpoint.name, scrub(text, self.secrets))
         if "timed out" in text.lower() or "Timeout" in type(exc).__name__:
@@ -320,7 +213,7 @@ class Call:
         if info and (info.type or info.code):
             parts.append(f"[{' '.join(dict.fromkeys(x for x in (info.type, info.code) if x))}]")
         if info and info.message:
-            parts.append(repr(info.message[:500]))
+            parts.append(repr(clip(info.message, 500, self.secrets)))
         keyvars = f" ({' or '.join(e.key_vars)})" if e.key_vars else ""
         todo = (fix or todo).replace("{keyvars}", keyvars).replace("{base_url}", e.base_url)
         todo = todo.replace("{name}", e.name)
@@ -329,6 +222,6 @@ class Call:
         message = f"{' '.join(parts)} - {todo} ({len(self.attempts)} attempt(s) in {elapsed:.1f}s)"
         status = self.attempts[-1]["status"] if self.attempts else None
         error = cls(scrub(" ".join(message.split()), self.secrets), provider=e.name, status=status,
-                    provider_message=scrub(info.message, self.secrets) if info else "", attempts=self.attempts)
+                    provider_message=clip(info.message, 2000, self.secrets) if info else "", attempts=self.attempts)
         error.retryable, error.param = retry, info.param if info else ""
         return error

@@ -9,6 +9,9 @@ imports requests and urllib3: the transport imports it only when a request is se
 A kept-alive connection is not reused once it has been idle for nearly the `Keep-Alive: timeout=N`
 its server announced (llama-server: 5 s): the server closes it then, and a request sent as it does
 is lost ("connection dropped", a retry) although the server was never down.
+
+A stream is read up to its end event only: what a server or proxy does after it (holds the body
+open, closes it without the last chunk) cannot cost a re-send of a reply that is complete.
 """
 
 import dataclasses
@@ -24,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 CHUNK = 65536
+END_GRACE = 0.5                     # seconds to wait, after the end event, for the body's end (keeps the connection)
 TRANSPORT_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 _CURRENT = threading.local()        # the Watch of the attempt this thread is making
 
@@ -185,13 +189,19 @@ class Answer:
     body: bytes
 
 
+def _never() -> bool:
+    return False
+
+
 def post(session, url: str, headers: dict, payload: bytes, *, idle: float, deadline: float, connect: float,
          max_bytes: int, on_chunk: Optional[Callable[[bytes], None]] = None,
-         on_status: Optional[Callable[[int], None]] = None) -> Answer:
+         on_status: Optional[Callable[[int], None]] = None, ended: Callable[[], bool] = _never,
+         complete: Callable[[], bool] = _never) -> Answer:
     """POST once; the status goes to `on_status` and every chunk of a 2xx body to `on_chunk` as they arrive.
 
-    Raises DeadlinePassed (the watchdog fired), TooLarge, or what requests raises (idle timeouts,
-    refused or dropped connections).
+    A 2xx body is read until `ended()` (its end event is in); once `complete()` (the reply is whole),
+    a transport failure ends the read instead of failing the attempt. Raises DeadlinePassed (the
+    watchdog fired), TooLarge, or what requests raises (idle timeouts, refused or dropped connections).
     """
     watched(session)
     with Watch(deadline) as watch:
@@ -204,17 +214,27 @@ def post(session, url: str, headers: dict, payload: bytes, *, idle: float, deadl
                 if on_status is not None:
                     on_status(status)
                 lower = {k.lower(): v for k, v in resp.headers.items()}
-                return Answer(status, lower, _read(resp.raw, max_bytes, on_chunk if 200 <= status < 300 else None))
+                hooks = (on_chunk, ended, complete) if 200 <= status < 300 else (None, _never, _never)
+                body = _read(resp.raw, max_bytes, *hooks, grace=min(idle, END_GRACE))
+                if watch.fired and not hooks[2]():
+                    raise DeadlinePassed()    # the watchdog's shutdown ends a body framed by the close like EOF
+                return Answer(status, lower, body)
         except TRANSPORT_ERRORS:
             if watch.fired:
                 raise DeadlinePassed() from None
             raise
 
 
-def _read(raw, max_bytes: int, on_chunk) -> bytes:
+def _read(raw, max_bytes: int, on_chunk, ended, complete, grace: float) -> bytes:
+    """The body, up to its end event when `ended()` says it is in; a failure once `complete()` ends it."""
     chunks, size = [], 0
     while True:
-        chunk = raw.read1(CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
+        try:
+            chunk = raw.read1(CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
+        except TRANSPORT_ERRORS:
+            if complete():
+                return b"".join(chunks)
+            raise
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -223,3 +243,24 @@ def _read(raw, max_bytes: int, on_chunk) -> bytes:
         chunks.append(chunk)
         if on_chunk is not None:
             on_chunk(chunk)
+        if ended():
+            _drain(raw, grace)
+            return b"".join(chunks)
+
+
+def _drain(raw, grace: float) -> None:
+    """Read what follows the end event (the last chunk's terminator), waiting `grace` seconds at most a read.
+
+    Read to its end, the body leaves the connection reusable; a server that holds it open or closes
+    it uncleanly only costs the connection (closed when the response is).
+    """
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None or not hasattr(raw, "read1"):
+        return
+    try:
+        sock.settimeout(grace)          # urllib3 sets the timeout again on the connection's next request
+        for _ in range(4):              # a terminator comes at once; bytes that keep coming are not waited for
+            if not raw.read1(CHUNK, decode_content=True):
+                return
+    except TRANSPORT_ERRORS:
+        pass

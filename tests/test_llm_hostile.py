@@ -265,6 +265,16 @@ def test_end_event_received_then_connection_held_open_is_not_re_sent(protocol, t
     assert exc is None and n == 1 and len(reply.attempts) == 1, evidence(reply, exc, t, n)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_stream_read_to_its_end_event_leaves_its_connection_reusable(protocol, tmp_path):
+    """Reading stops at the end event, but the body's terminator that follows at once is still read."""
+    with FAKES[protocol](key=KEY) as fake:
+        with connect(protocol, fake.url, tmp_path) as client:
+            replies = [run(client), run(client)]
+        peers = [seen.peer for seen in fake.requests]
+    assert all(exc is None for _, exc, _ in replies) and len(peers) == 2 and peers[0] == peers[1], (replies, peers)
+
+
 # === 3. framing: chunked, Content-Length, gzip, content types ============================================
 
 

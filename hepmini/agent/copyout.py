@@ -4,18 +4,26 @@ The harness reads the run's territory only here. Every entry is opened relative 
 (openat) with O_NOFOLLOW, lstat'ed first and checked again after opening (same inode, a regular
 file with one link), so no name the run chose can make the harness read or write anywhere else.
 A symlink, device, FIFO, socket or hard link among the outputs is tampering; more bytes, entries,
-depth or path length than the caps is refused (not copied). The copy is written the same way into
-a directory the harness has just made, so what validation and chained steps read is the harness's.
+depth or path length than the caps is refused (not copied), and so is an entry that cannot be read: a
+hostile tree costs the run its outputs, never an error of the harness's. The walk keeps open only the
+directories on its current path, so no shape of tree can exhaust the harness's descriptors. The copy is
+written the same way into a directory the harness has just made, so what validation and chained steps
+read is the harness's.
 """
 
 import dataclasses
+import errno
 import os
 import stat
 from pathlib import Path
 
+from hepmini.errors import SandboxError
+
 MAX_DEPTH = 16              # directory levels below outputs/
 MAX_REL_CHARS = 1024        # length of a copied path relative to the scratch: the copy stays far below PATH_MAX
 MAX_ENTRIES = 10000         # files and directories examined
+# the harness's machine, not the run's tree: a full disk, or descriptors used up by other trials (bench -j)
+MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE)
 MAX_LISTED = 50             # tampered or refused entries named one by one; the rest are counted
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 KINDS = ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
@@ -47,42 +55,77 @@ class Copied:
 
 
 def copy_outputs(scratch_fd: int, name: str, dest: Path, *, max_bytes: int) -> Copied:
-    """Copy the tree `name` under the directory fd `scratch_fd` into `dest` (made anew, empty)."""
+    """Copy the tree `name` under the directory fd `scratch_fd` into `dest` (made anew, empty).
+
+    An entry that cannot be read or copied is refused, never raised: whatever the run did to its tree,
+    it ends with its outputs missing (its own failure), not with an error of the harness's.
+    """
     out = Copied()
     remove_tree(dest)
     os.mkdir(dest, 0o755)
     try:
         st = os.stat(name, dir_fd=scratch_fd, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode):
+            _flag(out, name, st, scratch_fd)
+            return out.close()
+        top = os.open(name, DIR_FLAGS, dir_fd=scratch_fd)
     except FileNotFoundError:
         return out
-    if not stat.S_ISDIR(st.st_mode):
-        _flag(out, name, st, scratch_fd)
+    except OSError as exc:
+        out.add("refused", f"{_show(name)} (cannot be read: {exc.strerror})")
         return out.close()
-    stack = [(os.open(name, DIR_FLAGS, dir_fd=scratch_fd), os.open(dest, DIR_FLAGS), name, 0)]
-    seen = 0
     try:
-        while stack:
-            src, dst, rel, depth = stack.pop()
-            try:
-                with os.scandir(src) as entries:
-                    names = sorted(e.name for e in entries)
-                for entry in names:
-                    seen += 1
-                    path = f"{rel}/{entry}"
-                    if seen > MAX_ENTRIES or len(path) > MAX_REL_CHARS:
-                        out.add("refused", f"{_show(path)} (over {MAX_ENTRIES} entries or {MAX_REL_CHARS} characters)")
-                        continue
-                    child = _one(out, src, dst, entry, path, depth, max_bytes)
-                    if child is not None:
-                        stack.append(child)
-            finally:
+        into = os.open(dest, DIR_FLAGS)
+    except BaseException:
+        os.close(top)
+        raise
+    _walk(out, top, into, name, max_bytes)
+    return out.close()
+
+
+def _walk(out: Copied, src: int, dst: int, name: str, max_bytes: int) -> None:
+    """Depth first, with the fds of only the directories on the current path open (at most MAX_DEPTH + 1 pairs)."""
+    path, seen = [], 0
+    try:
+        path.append((src, dst, name, 0, iter(_names(out, src, name))))
+        while path:
+            src, dst, rel, depth, names = path[-1]
+            entry = next(names, None)
+            if entry is None:
+                path.pop()
                 os.close(src)
                 os.close(dst)
+                continue
+            seen += 1
+            child = f"{rel}/{entry}"
+            if seen > MAX_ENTRIES or len(child) > MAX_REL_CHARS:
+                out.add("refused", f"{_show(child)} (over {MAX_ENTRIES} entries or {MAX_REL_CHARS} characters)")
+                continue
+            try:
+                below = _one(out, src, dst, entry, child, depth, max_bytes)
+            except OSError as exc:  # the run's tree (a mode, a name, a race of its own): its outputs, its loss
+                if exc.errno in MACHINE_ERRNOS:
+                    raise SandboxError(f"cannot copy the outputs out: {exc.strerror}") from None
+                out.add("refused", f"{_show(child)} (cannot be copied: {exc.strerror})")
+                continue
+            if below is not None:
+                path.append((*below, iter(_names(out, below[0], child))))
     finally:
-        for src, dst, _, _ in stack:
+        for src, dst, *_ in path:
             os.close(src)
             os.close(dst)
-    return out.close()
+
+
+def _names(out: Copied, fd: int, rel: str) -> list:
+    """The sorted names in directory `fd` (an unreadable directory is refused: no names)."""
+    try:
+        with os.scandir(fd) as entries:
+            return sorted(e.name for e in entries)
+    except OSError as exc:
+        if exc.errno in MACHINE_ERRNOS:
+            raise SandboxError(f"cannot copy the outputs out: {exc.strerror}") from None
+        out.add("refused", f"{_show(rel)} (cannot be listed: {exc.strerror})")
+        return []
 
 
 def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_bytes: int):
@@ -93,12 +136,16 @@ def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_b
             out.add("refused", f"{_show(rel)} (deeper than {MAX_DEPTH} levels)")
             return None
         fd = os.open(name, DIR_FLAGS, dir_fd=src)
-        if os.fstat(fd).st_ino != st.st_ino:  # swapped between the lstat and the open: a live attacker
+        try:
+            if os.fstat(fd).st_ino != st.st_ino:  # swapped between the lstat and the open: a live attacker
+                os.close(fd)
+                out.add("tampered", f"{_show(rel)} (replaced while being copied)")
+                return None
+            os.mkdir(name, 0o755, dir_fd=dst)
+            return fd, os.open(name, DIR_FLAGS, dir_fd=dst), rel, depth + 1
+        except BaseException:
             os.close(fd)
-            out.add("tampered", f"{_show(rel)} (replaced while being copied)")
-            return None
-        os.mkdir(name, 0o755, dir_fd=dst)
-        return fd, os.open(name, DIR_FLAGS, dir_fd=dst), rel, depth + 1
+            raise
     if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
         _flag(out, rel, st, src, name)
         return None
@@ -114,6 +161,9 @@ def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_b
         target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dst)
         try:
             _copy(fd, target, now.st_size)
+        except BaseException:
+            os.unlink(name, dir_fd=dst)  # no half copy among the outputs
+            raise
         finally:
             os.close(target)
     finally:

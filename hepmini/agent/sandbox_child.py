@@ -10,7 +10,8 @@ threads. Three processes:
   read-only binds of only what the run needs, a size-capped tmpfs scratch as its cwd, a new /proc, a
   minimal /dev), sends the scratch's directory fd to the harness, pivot_roots into it, forks the
   script and reaps until it ends; when init exits the kernel kills whatever the run left behind;
-- the script: drops to the run's uid (as root), no_new_privs, rlimits, execs `sys.executable script`.
+- the script: drops to the run's uid (as root), a new session keyring (hepmini.agent.sandbox_keys), no_new_privs,
+  rlimits, a seccomp filter that refuses the keyring calls, execs `sys.executable script`.
 
 Each reports on the status pipe (marshalled dicts): what was applied, when the script was exec'd,
 and how it ended. Without namespaces (a kernel or container that refuses them) the run gets the
@@ -70,6 +71,16 @@ def read_report(fd: int) -> dict:
     except (EOFError, ValueError, TypeError):
         report["error"] = "the sandbox wrapper's report is unreadable"
     return report
+
+
+def _sibling(name: str):
+    """A stdlib-only module next to this file, loaded by path as this file is (isolated mode hides hepmini)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    module = type(sys)(name)
+    module.__file__ = path
+    with open(path, "rb") as fh:
+        exec(compile(fh.read(), path, "exec"), module.__dict__)
+    return module
 
 
 # ---- the wrapper --------------------------------------------------------------------------------
@@ -134,6 +145,7 @@ def _wrap_setup(spec: dict) -> tuple:
         with open(path, "w") as fh:
             fh.write(str(os.getpid()))
     os.umask(0o022)
+    spec["keys"] = _sibling("sandbox_keys")  # now: after pivot_root this directory may not be in the root
     report, libc = {}, load_libc()
     check_libc(libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl")  # dies with the harness
     report.update(_unshare(libc, spec))  # before the next line: it makes /proc/self/uid_map root's
@@ -299,12 +311,16 @@ def _script(libc, spec: dict, drop: bool) -> None:
             os.setgroups([])
             os.setgid(spec["uid"])
             os.setuid(spec["uid"])
+        keys = spec["keys"]
+        keyring = keys.fresh_keyrings(libc, clear_user=drop)  # after the drop: the keyrings are the run uid's
         check_libc(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")  # setuid binaries cannot regain root
         os.chdir(spec["cwd"])  # the scratch tmpfs in the new root, or the fallback directory on disk
         os.closerange(3, status)
         os.closerange(status + 1, 65536)
-        rlimits = _set_rlimits(spec["rlimits"])  # last: the wrapper and init need more files than a run may open
-        os.write(status, marshal.dumps({"rlimits": rlimits, "exec_at": time.monotonic(), "no_new_privs": True}))
+        rlimits = _set_rlimits(spec["rlimits"])  # the wrapper and init need more files than a run may open
+        seccomp = keys.deny_key_calls(libc)      # last: from here on no keyring call succeeds, ours included
+        os.write(status, marshal.dumps({"rlimits": rlimits, "exec_at": time.monotonic(), "no_new_privs": True,
+                                        "keyring": keyring, "seccomp": seccomp}))
     except BaseException as exc:
         os.write(status, marshal.dumps({"error": f"sandbox setup: {type(exc).__name__}: {exc}"}))
         os._exit(126)

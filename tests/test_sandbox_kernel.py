@@ -30,9 +30,11 @@ def _python(code: str, python: str = sys.executable, **kwargs) -> str:
 
 
 def _run(tmp_path: Path, code: str, **kwargs):
+    tmp_path.mkdir(exist_ok=True)
     script = tmp_path / "step.py"
     script.write_text(textwrap.dedent(code))
-    return run_python(script, tmp_path / "scratch", logs=tmp_path / "logs", limits=FAST, **kwargs)
+    kwargs.setdefault("limits", FAST)
+    return run_python(script, tmp_path / "scratch", logs=tmp_path / "logs", **kwargs)
 
 
 @known_arch
@@ -215,3 +217,28 @@ def test_an_entry_that_cannot_be_copied_is_refused_and_a_full_disk_is_the_harnes
             copyout.copy_outputs(scratch, "outputs", tmp_path / "copy", max_bytes=2**20)
     finally:
         os.close(scratch)
+
+
+@pytest.mark.parametrize("line", ["MemoryError", "OSError: [Errno 28] No space left on device",
+                                  "OSError: [Errno 11] Resource temporarily unavailable"])
+def test_a_limit_named_only_by_the_run_is_claimed_only_with_evidence(tmp_path, monkeypatch, line):
+    code = f"import sys\nsys.stderr.write({line + chr(10)!r})\nraise SystemExit(1)\n"
+    res = _run(tmp_path / "with", code)
+    if res.isolation.get("cgroup") or "Errno 28" in line:
+        assert res.killed_reason == "" and "did not see" in res.isolation["limit_hint"], res.killed_reason
+    monkeypatch.setattr(sandbox.cgroups, "create", lambda *a: (None, {"cgroup_reason": "none in this test"}))
+    res = _run(tmp_path / "without", code, namespaces="Errno 28" not in line)
+    assert "per the run's own last error line" in res.killed_reason and res.returncode == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a pids cgroup per run needs root (or a delegated cgroup v2 subtree)")
+def test_a_refused_fork_is_claimed_on_the_cgroups_count(tmp_path):
+    res = _run(tmp_path, """
+        import os, time
+        while True:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+    """, limits=Limits(wall_seconds=10, processes=16, output_bytes=2**20))
+    assert res.isolation.get("cgroup") and res.stderr_tail.strip().splitlines()[-1].startswith("BlockingIOError")
+    assert res.killed_reason == "process limit"

@@ -85,6 +85,17 @@ class RunGroup:
             return _read_key(self.dirs[""] / "memory.events", "oom_kill")
         return _read_key(self.dirs["memory"] / "memory.oom_control", "oom_kill")
 
+    def limits_met(self) -> dict:
+        """The kernel's counts of this group meeting its limits: memory (at the limit, OOM kills), forks refused."""
+        if self.version == 2:
+            memory = _read_key(self.dirs[""] / "memory.events", "max") + self.oom_kills()
+            return {"memory": memory, "processes": _read_key(self.dirs[""] / "pids.events", "max")}
+        try:
+            failed = int((self.dirs["memory"] / "memory.failcnt").read_text())
+        except (OSError, ValueError):
+            failed = 0
+        return {"memory": failed + self.oom_kills(), "processes": _read_key(self.dirs["pids"] / "pids.events", "max")}
+
     def memory_peak(self):
         name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
         try:

@@ -55,11 +55,7 @@ class Copied:
 
 
 def copy_outputs(scratch_fd: int, name: str, dest: Path, *, max_bytes: int) -> Copied:
-    """Copy the tree `name` under the directory fd `scratch_fd` into `dest` (made anew, empty).
-
-    An entry that cannot be read or copied is refused, never raised: whatever the run did to its tree,
-    it ends with its outputs missing (its own failure), not with an error of the harness's.
-    """
+    """Copy the tree `name` under directory fd `scratch_fd` into `dest` (made anew); nothing in that tree raises."""
     out = Copied()
     remove_tree(dest)
     os.mkdir(dest, 0o755)

@@ -328,7 +328,7 @@ def _brief(run: dict) -> dict:
     iso = run["isolation"]
     keep = ("uid_dropped", "namespaces", "namespaces_reason", "netns", "mountns", "pidns", "userns", "root",
             "cgroup", "cgroup_reason", "limits", "kill_scope", "hidden", "readonly", "env_dropped", "leftover_pids",
-            "oom_kills")
+            "oom_kills", "limit_hint", "keyring", "seccomp")
     return {**{k: v for k, v in run.items() if k != "isolation"}, "isolation": {k: iso.get(k) for k in keep}}
 
 

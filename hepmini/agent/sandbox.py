@@ -18,6 +18,8 @@ copies the outputs out and cleans up. The measures, each recorded in `ExecResult
 - rlimits per process: address space, CPU, file size, open files, processes, no core dumps;
   no_new_privs; PDEATHSIG (the wrapper dies with the harness);
 - an environment from an allowlist: API keys, proxies and credentials never reach the code;
+- no kernel keyrings (hepmini.agent.sandbox_keys): a new session keyring, the run uid's keyrings
+  cleared, and a seccomp filter that makes the keyring system calls fail;
 - as root, a uid/gid of its own (61000+, in no passwd entry, no groups) that owns nothing but the scratch;
 - a wall-clock limit and an output limit that kill the whole run; protected paths fingerprinted
   before and after (differences are reported in `tampered`).
@@ -42,9 +44,14 @@ from hepmini.errors import SandboxError
 WRAPPER = str(Path(__file__).with_name("sandbox_child.py"))  # run as a script, see its docstring
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 POLL_SECONDS = 0.02
-LIMIT_HINTS = (("MemoryError", "memory limit"), ("[Errno 27]", "file size limit"),
-               ("[Errno 24]", "open files limit"), ("[Errno 28]", "disk limit (the scratch is full)"),
-               ("[Errno 11] Resource temporarily unavailable", "process limit"))
+# a run's last error line -> the limit it suggests, and the harness's own evidence that can confirm it
+# (None: RLIMIT_FSIZE and RLIMIT_NOFILE refusals leave none, and the line is taken as it is)
+LIMIT_HINTS = (("MemoryError", "memory limit", "memory"), ("[Errno 27]", "file size limit", None),
+               ("[Errno 24]", "open files limit", None), ("[Errno 28]", "disk limit (the scratch is full)", "disk"),
+               ("[Errno 11] Resource temporarily unavailable", "process limit", "processes"))
+UNTRACED = {"memory": " (a per-process RLIMIT_AS refusal leaves it no trace)",
+            "processes": " (a per-uid RLIMIT_NPROC refusal leaves it no trace)"}
+SCRATCH_FULL_BYTES = 2**20          # free space below which a scratch counts as full (a write larger than it failed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +104,7 @@ class _Run:
         self.t0, self.script, self.cwd, self.logs, self.limits = time.monotonic(), script, cwd, logs, limits
         self.root, self.uid, self.lock, self.group, self.proc = os.geteuid() == 0, None, None, None, None
         self.fds, self.iso, self.sizes, self.ended, self.sock = {}, {}, [0, 0], None, None
-        self.paths, self.protect, self.oom_before = [], [], 0
+        self.paths, self.protect, self.oom_before, self.met_before, self.scratch_full = [], [], 0, {}, None
 
 
 def run_python(script: Path, cwd: Path, *, logs: Path, binds: Optional[Mapping[str, Path]] = None,
@@ -150,6 +157,7 @@ def _plan(run: _Run, binds, readonly, passthrough, pythonpath, protect, hide, ar
     if record.get("cgroup_reason"):
         run.iso["cgroup_reason"] = record["cgroup_reason"]
     run.oom_before = cgroups.global_oom_kills()
+    run.met_before = run.group.limits_met() if run.group else {}
     env = _environment(run.cwd, passthrough, pythonpath)
     rlimits = {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds, "RLIMIT_FSIZE": limits.file_bytes,
                "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0,
@@ -254,6 +262,9 @@ def _finish(run: _Run, reason: str, collect, before, env) -> ExecResult:
             iso.update(hidden=[], masked=[], readonly=[], bound=[], root="host (no mount namespace)",
                        hidden_reason="no mount namespace: the run saw the machine's files as its uid may")
             iso["limits"]["disk"] = f"{run.limits.file_bytes} bytes per file (RLIMIT_FSIZE) only: no scratch tmpfs"
+        if iso.get("mountns") and scratch is not None:  # the run's tmpfs, as the run left it
+            st = os.fstatvfs(scratch)
+            run.scratch_full = st.f_bavail * st.f_frsize < SCRATCH_FULL_BYTES or st.f_favail == 0
         if collect and scratch is not None:
             copied = copyout.copy_outputs(scratch, collect[0], Path(collect[1]), max_bytes=run.limits.scratch_bytes)
     finally:
@@ -330,7 +341,7 @@ def _signal_name(number: int) -> str:
 
 
 def _limit_reason(run: _Run, rc: int, stderr_tail: str) -> str:
-    """Name the limit that ended a run from the cgroup's OOM count, its exit signal or its last error."""
+    """Name the limit that ended a run: the cgroup's OOM count, its exit signal, or its last error line if confirmed."""
     ooms = run.group.oom_kills() if run.group else 0
     run.iso["oom_kills"] = ooms
     if ooms and rc != 0:
@@ -345,4 +356,25 @@ def _limit_reason(run: _Run, rc: int, stderr_tail: str) -> str:
         return "killed by SIGKILL, not by a limit of hepmini's and not for memory (the code itself, or the machine)"
     lines = stderr_tail.strip().splitlines()
     last = lines[-1] if rc and lines else ""
-    return next((reason for needle, reason in LIMIT_HINTS if needle in last), "")
+    reason, kind = next(((reason, kind) for needle, reason, kind in LIMIT_HINTS if needle in last), ("", None))
+    seen = _limit_seen(run, kind) if reason and kind else True
+    if seen is None:  # nothing of the harness's could confirm it here: the claim is the run's
+        return f"{reason} (per the run's own last error line: {_limit_unseen(kind)})"
+    if not seen:
+        run.iso["limit_hint"] = (f"the run's last error line suggests the {reason}, which the harness did not see "
+                                 f"reached{UNTRACED.get(kind, '')}")
+        return ""
+    return reason
+
+
+def _limit_seen(run: _Run, kind: str):
+    """Whether the harness saw the run meet its `kind` limit: True, False, or None when it cannot know."""
+    if kind == "disk":
+        return run.scratch_full
+    if run.group is None:
+        return None
+    return run.group.limits_met()[kind] > run.met_before.get(kind, 0)
+
+
+def _limit_unseen(kind: str) -> str:
+    return "no scratch tmpfs to check" if kind == "disk" else "no cgroup to count it"

@@ -80,7 +80,7 @@ def _in_a_keyring_session(act):
     return box["result"], box["planted"]
 
 
-def test_the_harness_session_keyring_cannot_be_read(range_):
+def test_attack_the_harness_session_keyring_cannot_be_read(range_):
     a, _ = _in_a_keyring_session(lambda: range_.deliver(
         KEYRING_READER.format(description=b"hepmini-attack-secret", after="")))
     out = a.out()
@@ -91,7 +91,7 @@ def test_the_harness_session_keyring_cannot_be_read(range_):
     evidence(a)
 
 
-def test_nothing_can_be_added_to_the_harness_session_keyring(range_):
+def test_attack_nothing_can_be_added_to_the_harness_session_keyring(range_):
     a, planted = _in_a_keyring_session(lambda: range_.deliver("""
         import ctypes, json
         libc = ctypes.CDLL(None, use_errno=True)
@@ -105,7 +105,7 @@ def test_nothing_can_be_added_to_the_harness_session_keyring(range_):
     evidence(a)
 
 
-def test_no_keyring_carries_data_from_one_trial_to_the_next(range_):
+def test_attack_no_keyring_carries_data_from_one_trial_to_the_next(range_):
     if os.uname().machine != "x86_64":
         pytest.skip("keyctl system call numbers are x86_64's here")
     first = range_.deliver("""
@@ -131,7 +131,7 @@ def test_no_keyring_carries_data_from_one_trial_to_the_next(range_):
     evidence(second)
 
 
-def test_ten_thousand_directories_in_the_outputs_fail_the_run_not_the_harness(range_):
+def test_attack_ten_thousand_directories_in_the_outputs_fail_the_run_not_the_harness(range_):
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     n = min(10000, soft // 2 + 8)   # two descriptors per directory waiting to be copied would run out
     a = range_.deliver(f"""
@@ -144,7 +144,7 @@ def test_ten_thousand_directories_in_the_outputs_fail_the_run_not_the_harness(ra
     evidence(a)
 
 
-def test_output_names_not_utf8_with_newlines_and_escapes_come_out_escaped(range_):
+def test_attack_output_names_not_utf8_with_newlines_and_escapes_come_out_escaped(range_):
     a = range_.deliver("""
         import os
         os.makedirs("outputs/arrays")
@@ -163,7 +163,7 @@ def test_output_names_not_utf8_with_newlines_and_escapes_come_out_escaped(range_
 
 @pytest.mark.parametrize("line", ["MemoryError", "OSError: [Errno 28] No space left on device",
                                   "OSError: [Errno 11] Resource temporarily unavailable"])
-def test_a_limit_is_not_claimed_from_the_runs_own_words(range_, line):
+def test_attack_a_limit_is_not_claimed_from_the_runs_own_words(range_, line):
     a = range_.deliver(f"""
         import sys
         sys.stderr.write({line + chr(10)!r})
@@ -201,7 +201,7 @@ def _host_listeners() -> tuple:
     return sorted(ports), sorted(set(abstract))[:50]
 
 
-def test_host_listeners_on_loopback_and_abstract_sockets_are_out_of_reach(range_):
+def test_attack_host_listeners_on_loopback_and_abstract_sockets_are_out_of_reach(range_):
     ports, abstract = _host_listeners()
     assert ports, "no listener to aim at"
     a = range_.deliver(f"""
@@ -234,7 +234,7 @@ def test_host_listeners_on_loopback_and_abstract_sockets_are_out_of_reach(range_
     evidence(a)
 
 
-def test_only_stdin_stdout_and_stderr_are_inherited(range_):
+def test_attack_only_stdin_stdout_and_stderr_are_inherited(range_):
     a = range_.deliver("""
         import json, os
         out = {}
@@ -255,7 +255,7 @@ def test_only_stdin_stdout_and_stderr_are_inherited(range_):
     evidence(a)
 
 
-def test_unreadable_modes_in_the_outputs_and_scratch_do_not_stop_the_copy(range_):
+def test_attack_unreadable_modes_in_the_outputs_and_scratch_do_not_stop_the_copy(range_):
     a = range_.deliver("""
         import os
         import numpy as np
@@ -274,7 +274,7 @@ def test_unreadable_modes_in_the_outputs_and_scratch_do_not_stop_the_copy(range_
     evidence(a)
 
 
-def test_json_outputs_nan_huge_and_deep_fail_validation_cleanly(range_):
+def test_attack_json_outputs_nan_huge_and_deep_fail_validation_cleanly(range_):
     a = range_.deliver("""
         import json, os, shutil
         os.makedirs("outputs/arrays")
@@ -289,7 +289,7 @@ def test_json_outputs_nan_huge_and_deep_fail_validation_cleanly(range_):
     evidence(a)
 
 
-def test_proc_does_not_reveal_the_hidden_paths(range_):
+def test_attack_proc_does_not_reveal_the_hidden_paths(range_):
     a = range_.deliver("""
         import json
         out = {}

@@ -252,14 +252,16 @@ def test_headers_then_stall_is_cut_by_idle_and_bounded(tmp_path):
 # === 2. a stream that is complete but whose body never ends ===========================================
 
 
+@pytest.mark.parametrize("after", ["held open", "closed without the last chunk"])
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_end_event_received_then_connection_held_open_is_not_re_sent(protocol, tmp_path):
+def test_a_complete_stream_is_not_re_sent_whatever_its_connection_does_next(protocol, after, tmp_path):
     """[DONE] / message_stop / finishReason arrived, then the server keeps the chunked body open (a proxy that
-    buffers the terminator). The reply is complete: re-sending it bills the generation twice."""
+    buffers the terminator) or closes it without the final 0-length chunk: re-sending bills it twice."""
     with FAKES[protocol](key=KEY) as fake:
-        n_events = len(stream_events(protocol, plain_body(protocol)))
-        fake.script(Resp(body=DEFAULT, stall_after=n_events + 5))
-        with connect(protocol, fake.url, tmp_path, request_timeout=0.6, call_deadline=10) as client:
+        n_events = len(stream_events(protocol, plain_body(protocol))) + 5
+        held = after == "held open"
+        fake.script(Resp(body=DEFAULT, **({"stall_after": n_events} if held else {"truncate_after": n_events})))
+        with connect(protocol, fake.url, tmp_path, request_timeout=0.6 if held else 2, call_deadline=20) as client:
             reply, exc, t = run(client)
         n = len(fake.requests)
     assert exc is None and n == 1 and len(reply.attempts) == 1, evidence(reply, exc, t, n)
@@ -695,20 +697,7 @@ def test_a_key_echoed_anywhere_never_reaches_the_exception_or_log(name, tmp_path
     assert exc is not None and not any(where.values()), f"{where} {evidence(reply, exc, t, n)}"
 
 
-# === 11. more: a complete stream whose connection is then cut; a server that never reads a big request ====
-
-
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_end_event_received_then_connection_closed_without_chunk_terminator(protocol, tmp_path):
-    """Every event incl. [DONE] / message_stop / finishReason arrived; the server then closes without the
-    final 0-length chunk. The reply is complete; re-sending bills the generation twice."""
-    with FAKES[protocol](key=KEY) as fake:
-        n_events = len(stream_events(protocol, plain_body(protocol)))
-        fake.script(Resp(body=DEFAULT, truncate_after=n_events + 5))
-        with connect(protocol, fake.url, tmp_path, request_timeout=2, call_deadline=20) as client:
-            reply, exc, t = run(client)
-        n = len(fake.requests)
-    assert exc is None and n == 1 and len(reply.attempts) == 1, evidence(reply, exc, t, n)
+# === 11. more: a server that never reads a big request ===================================================
 
 
 def test_a_listener_that_never_reads_a_large_request_is_bounded(tmp_path):

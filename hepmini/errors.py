@@ -163,6 +163,10 @@ class BadRequest(ProviderError):
     """The provider rejected the request (400/404/422): a parameter or model name is wrong."""
 
 
+class ContextOverflow(BadRequest):
+    """The prompt is longer than the model's context window (a 400): a shorter conversation or a longer window."""
+
+
 class RateLimited(ProviderError):
     """Too many requests (429) and retries are exhausted."""
 

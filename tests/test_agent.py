@@ -420,19 +420,10 @@ def test_sigterm_ends_a_running_trial_with_its_record(work, tmp_path):
     assert "stopped by SIGTERM" in result["reason"]
 
 
-def test_a_trial_the_server_ended_replays_to_the_same_end(work, tmp_path):
-    """A failed call is in the cassette as its error: the replay ends where the live trial ended."""
-    from hepmini.errors import BadRequest, CassetteError
-    from hepmini.llm import cassette
-
-    cfg = make_cfg(work)
-    overflow = BadRequest("local: the request exceeds the available context size (9572 > 8192)", provider="local",
-                          status=400, provider_message="exceed_context_size_error")
-    coder = Replay([overflow], model="scripted:replay")
-    live = trial(cfg, "step5", tmp_path / "live", model="scripted:replay", clients=(supervisor(), coder))
-    assert live["status"] == "infrastructure" and live["error"]["kind"] == "BadRequest"
+def _live_and_replayed(cfg, tmp_path, clients):
+    """A step-5 trial with these clients, then the same trial replayed from its cassette."""
+    live = trial(cfg, "step5", tmp_path / "live", model="scripted:replay", clients=clients)
     recorded = Path(live["trial_dir"]) / "cassette.jsonl"
-    assert '"kind": "BadRequest"' in recorded.read_text()
     step, s = layout.get("step5"), loop.Settings(supervisor="scripted:replay", coder="scripted:replay")
     n, directory = new_trial_dir(tmp_path / "again", step)
     again = run_trial(cfg, step, s, directory, sources={rel: cfg.solution_dir for rel in step.INPUTS}, index=n,
@@ -440,5 +431,45 @@ def test_a_trial_the_server_ended_replays_to_the_same_end(work, tmp_path):
     for key in ("status", "stop", "api_calls", "tokens", "iterations"):
         assert again[key] == live[key], key
     assert again["error"]["message"] == live["error"]["message"]
+    return live, recorded
+
+
+def test_a_trial_the_server_ended_replays_to_the_same_end(work, tmp_path):
+    """A failed call is in the cassette as its error: the replay ends where the live trial ended."""
+    from hepmini.errors import BadRequest, CassetteError
+    from hepmini.llm import cassette
+
+    gone = BadRequest("local: HTTP 404 model 'x' not found", provider="local", status=404,
+                      provider_message="model 'x' not found")
+    live, recorded = _live_and_replayed(make_cfg(work), tmp_path, (supervisor(), Replay([gone])))
+    assert live["status"] == "infrastructure" and live["error"]["kind"] == "BadRequest"
+    assert '"kind": "BadRequest"' in recorded.read_text()
     with pytest.raises(CassetteError, match="kind 'OSError'"):
         cassette.reply_from({"error": {"kind": "OSError", "message": "x"}})
+
+
+OVERFLOW = ("request (36503 tokens) exceeds the available context size (32768 tokens), try increasing it")
+
+
+def test_a_conversation_that_outgrows_the_model_is_a_limit_the_agent_reached(work, tmp_path):
+    """Once the model has spoken, a context overflow ends the trial `failed` (context_limit), never infrastructure."""
+    from hepmini.errors import BadRequest, ContextOverflow
+    from hepmini.llm import cassette
+
+    cfg = make_cfg(work)
+    overflow = ContextOverflow(f"local: HTTP 400 '{OVERFLOW}'", provider="local", status=400, provider_message=OVERFLOW)
+    live, recorded = _live_and_replayed(cfg, tmp_path, (supervisor(), Replay([overflow])))
+    assert (live["status"], live["stop"], live["error"]["kind"]) == ("failed", "context_limit", "ContextOverflow")
+    assert "outgrew the model's context window" in live["reason"] and live["api_calls"] == 1
+    assert "CONTEXT WINDOW FULL" in read(live, "comprehensive.log")
+    # the harness's own first prompt that does not fit is the setting's fault: infrastructure, as before
+    first = trial(cfg, "step5", tmp_path / "first", model="scripted:replay", clients=(Replay([overflow]), Replay([])))
+    assert (first["status"], first["stop"], first["api_calls"]) == ("infrastructure", "infrastructure", 0)
+    # a cassette recorded before the class existed (kind BadRequest, the server's words) replays as one
+    legacy = {"error": {"kind": "BadRequest", "message": "x", "provider": "local", "status": 400,
+                        "provider_message": OVERFLOW}}
+    with pytest.raises(ContextOverflow):
+        cassette.reply_from(legacy)
+    with pytest.raises(BadRequest) as other:
+        cassette.reply_from({"error": {**legacy["error"], "provider_message": "unknown parameter 'top_k'"}})
+    assert type(other.value) is BadRequest

@@ -10,7 +10,8 @@ from support.fakes import AnthropicFake, GeminiFake, OpenAIFake, Resp, loopback_
 from support.faults import EMPTY_200, QUOTA_REPLIES, echo_key, error_storm, huge_body, random_schedule
 
 from hepmini import cli
-from hepmini.errors import AuthError, BadRequest, MalformedResponse, ProviderTimeout, QuotaExceeded, ServerError
+from hepmini.errors import (AuthError, BadRequest, ContextOverflow, MalformedResponse, ProviderTimeout, QuotaExceeded,
+                            ServerError)
 from hepmini.llm.client import client_for
 
 KEY = "sk-test-faults-0123456789"
@@ -93,7 +94,7 @@ def test_a_prompt_too_long_names_the_context_window_not_a_parameter(tmp_path):
         fake.always(Resp(400, llamacpp_400_context(9000, 8192)))
         env = {"HEPMINI_ENDPOINT_LL": fake.url + "/v1", "LL_API_KEY": KEY}
         with client_for("ll:m", make_config(tmp_path, env), session=loopback_session()) as client, \
-                pytest.raises(BadRequest) as err:
+                pytest.raises(ContextOverflow) as err:
             client.complete(HELLO)
     assert "context window" in str(err.value) and "parameter 'messages'" not in str(err.value)
 

@@ -10,7 +10,8 @@ import pytest
 from support.fakes import (ANTHROPIC_529, DEFAULT, AnthropicFake, GeminiFake, OpenAIFake, Resp, anthropic_message,
                            gemini_response, loopback_session, make_config, openai_completion, sse)
 
-from hepmini.errors import AuthError, BadRequest, ProviderError, ProviderTimeout, QuotaExceeded, ServerError
+from hepmini.errors import (AuthError, BadRequest, ContextOverflow, ProviderError, ProviderTimeout, QuotaExceeded,
+                            ServerError)
 from hepmini.llm.client import client_for
 
 KEY = "sk-probe-ZYXW9876vuts5432RQPO1098nmlk"
@@ -429,7 +430,7 @@ def test_anthropic_context_overflow_error_event_is_not_retried(tmp_path):
         with connect("anthropic", fake.url, tmp_path) as client:
             reply, exc, t = run(client)
         n = len(fake.requests)
-    assert isinstance(exc, BadRequest) and n == 1 and "context window" in str(exc), evidence(reply, exc, t, n)
+    assert isinstance(exc, ContextOverflow) and n == 1 and "context window" in str(exc), evidence(reply, exc, t, n)
 
 
 @pytest.mark.parametrize("kind, cls", [("invalid_request_error", BadRequest), ("authentication_error", AuthError),

@@ -10,9 +10,11 @@ mini-swe-agent; limits on tokens, cost and wall time end it too. Then the output
 against the reference and the trial gets its status:
 
     success         the supervisor accepted and the outputs validate
-    failed          validation failed, the supervisor never accepted, or a limit was reached
+    failed          validation failed, the supervisor never accepted, or a limit was reached (tokens, cost,
+                    time, or the model's context window once the model has spoken: its own conversation)
     format_error    the last coder reply had no usable ```python block
-    infrastructure  a provider call failed after its retries, or the sandbox could not start:
+    infrastructure  a provider call failed after its retries (or the first prompt did not fit the model), or the
+                    sandbox could not start:
                     not the model's fault, kept out of success rates
     tampered        the code changed a protected file or left an output linking outside its trial
 
@@ -26,7 +28,7 @@ from hepmini.agent import prompts, workspace
 from hepmini.agent.record import OUTPUTS, Trial
 from hepmini.agent.replies import (FormatError, Refusal, call_record_files, check_refusal, extract_code, verdict,
                                    worker_prompt)
-from hepmini.errors import ProviderError, SandboxError
+from hepmini.errors import ContextOverflow, ProviderError, SandboxError
 
 SUPERVISOR_RETRIES = 2     # supervisor replies with no usable instructions fed back per turn, then the trial ends
 
@@ -74,11 +76,11 @@ class Declined(Interrupt):
 
 
 class LimitsExceeded(Interrupt):
-    """A token, cost or wall-time limit of the trial was reached."""
+    """A token, cost, wall-time or context-window limit of the trial was reached."""
 
-    def __init__(self, stop: str, message: str):
+    def __init__(self, stop: str, message: str, error: dict = None):
         super().__init__(message)
-        self.stop = stop
+        self.stop, self.error = stop, error
 
 
 
@@ -137,7 +139,7 @@ def loop(t: Trial, supervisor, coder, s: Settings, progress=None) -> None:
         raise (GaveUp(f"no result accepted in {s.max_iterations} iteration(s)") if code is not None else
                FormatErrors(f"the last reply had no usable code block ({len(t.format_errors)} format error(s))"))
     except Interrupt as exc:
-        t.end_loop(exc.stop, str(exc))
+        t.end_loop(exc.stop, str(exc), error=getattr(exc, "error", None))
     except Refusal as exc:
         t.end_loop("refusal", str(exc))
     except (ProviderError, SandboxError) as exc:  # not the model's fault: kept out of success rates
@@ -199,6 +201,11 @@ def call(t: Trial, client, role: str, attempt: int, messages: list, s: Settings)
         t.record_call_error(role, attempt, exc)
         if listener:
             listener("failed", error=str(exc))
+        if isinstance(exc, ContextOverflow) and t.calls:
+            # The model's own replies and runs grew the conversation past its window: a limit the agent
+            # reached, like the token limit. Only a first prompt that does not fit is the setting's fault.
+            raise LimitsExceeded("context_limit", f"the conversation outgrew the model's context window: {exc}",
+                                 error=exc.record()) from exc
         raise
     t.record_call(role, attempt, messages, reply)
     if listener:

@@ -37,6 +37,7 @@ BANNERS = {"INITIALIZATION": 9, "LOOP START": 9, "SUPERVISOR CALL": 9, "TOKEN ST
            "FINAL STATISTICS": 19, "PROCESS COMPLETED": 16, "END OF LOG": 25}
 OUTCOME_BANNERS = {"accepted": "SUCCESS", "max_iterations": "MAX ITERATIONS REACHED",
                    "format_error": "FORMAT ERROR", "token_limit": "TOKEN LIMIT REACHED",
+                   "context_limit": "CONTEXT WINDOW FULL",
                    "cost_limit": "COST LIMIT REACHED", "time_limit": "TIME LIMIT REACHED",
                    "infrastructure": "INFRASTRUCTURE ERROR", "tampered": "TAMPERING DETECTED",
                    "harness_error": "HARNESS ERROR"}

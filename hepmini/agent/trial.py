@@ -24,7 +24,8 @@ CASSETTE = "cassette.jsonl"          # every model call of the trial, replayable
 # status -> what it means; the README and report quote these
 STATUSES = {
     "success": "the supervisor accepted and the outputs validate",
-    "failed": "validation failed, the supervisor never accepted, or a limit was reached",
+    "failed": "validation failed, the supervisor never accepted, or a limit was reached (tokens, cost, time, "
+              "or the model's context window outgrown by the trial's own conversation)",
     "format_error": "the last coder reply had no usable ```python block",
     "infrastructure": "a provider call failed after its retries, or the sandbox could not start: not the "
                       "model's fault, kept out of success rates",

@@ -40,7 +40,7 @@ FORMAT = "hepmini-classification-1"
 RULES_VERSION = 2          # bump when a rule changes: cached classifications are then redone
 CATEGORIES = prompts.ERROR_CATEGORIES
 WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = CATEGORIES
-LIMITS = ("token_limit", "cost_limit", "time_limit")    # loop ends that are the harness's limits
+LIMITS = ("token_limit", "cost_limit", "time_limit", "context_limit")   # loop ends that are limits
 LLM_LOG_CHARS = 120_000    # each log is cut to this (head and tail) in the classifier prompt
 LLM_PARAMS = {"temperature": 0.0, "max_tokens": 8192}
 

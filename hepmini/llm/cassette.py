@@ -20,6 +20,7 @@ from hepmini import __version__
 from hepmini import errors
 from hepmini.errors import CassetteError, ProviderError, ReplayMismatch
 from hepmini.files import append_jsonl
+from hepmini.llm import errorbody
 from hepmini.llm.base import Reply, Usage
 
 FORMAT = "hepmini-cassette-1"
@@ -100,6 +101,8 @@ def error_from(record: dict) -> ProviderError:
     if not (isinstance(kind, type) and issubclass(kind, ProviderError)) or kind is ReplayMismatch:
         raise CassetteError(f"a cassette records an error of kind {e.get('kind')!r}, which this hepmini does not "
                             f"know; re-record the trial")
+    if kind is errors.BadRequest and errorbody.describe_error(e.get("provider_message", "")).context:
+        kind = errors.ContextOverflow   # recorded before the context overflow had a class of its own
     return kind(e["message"], provider=e.get("provider", ""), status=e.get("status"),
                 provider_message=e.get("provider_message", ""))
 

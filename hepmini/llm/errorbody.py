@@ -10,7 +10,8 @@ import math
 import re
 from typing import NamedTuple, Optional
 
-from hepmini.errors import AuthError, BadRequest, ProviderTimeout, QuotaExceeded, RateLimited, ServerError
+from hepmini.errors import (AuthError, BadRequest, ContextOverflow, ProviderTimeout, QuotaExceeded, RateLimited,
+                            ServerError)
 
 # Wordings that mean money or quota is gone for good (not a per-minute limit: Gemini says "exceeded your
 # current quota" for those too, so it is read from the QuotaFailure details instead).
@@ -171,7 +172,7 @@ def classify(status: int, info: ErrorInfo, headers, secrets=()) -> tuple:
     elif status == 404:
         return BadRequest, False, "check the model name and base URL (python -m hepmini models)"
     elif info.context:
-        return BadRequest, False, ("the prompt is longer than the model's context window; use a model with a "
+        return ContextOverflow, False, ("the prompt is longer than the model's context window; use a model with a "
                                    "longer context (for a local model: raise local_context)")
     else:
         return BadRequest, False, _fix_for_param(info)

@@ -7,7 +7,7 @@ import time
 import pytest
 from support.bodies import llamacpp_400_context
 from support.fakes import AnthropicFake, GeminiFake, OpenAIFake, Resp, loopback_session, make_config
-from support.faults import EMPTY_200, QUOTA_REPLIES, echo_key, error_storm, huge_body, random_schedule
+from support.faults import CONTEXT_REPLIES, EMPTY_200, QUOTA_REPLIES, echo_key, error_storm, huge_body, random_schedule
 
 from hepmini import cli
 from hepmini.errors import (AuthError, BadRequest, ContextOverflow, MalformedResponse, ProviderTimeout, QuotaExceeded,
@@ -87,6 +87,17 @@ def test_every_quota_and_credit_wording_stops_at_once(name, tmp_path):
         with connect(protocol, fake, tmp_path) as client, pytest.raises(QuotaExceeded) as err:
             client.complete(HELLO)
     assert len(err.value.attempts) == 1 and "add credit" in str(err.value) and not err.value.retryable
+
+
+@pytest.mark.parametrize("name", sorted(CONTEXT_REPLIES))
+def test_every_context_overflow_wording_is_a_context_overflow_sent_once(name, tmp_path):
+    """The class a trial reads as its own limit (agent.loop): each provider's wording, never retried."""
+    protocol, status, body = CONTEXT_REPLIES[name]
+    with FAKES[protocol](key=KEY) as fake:
+        fake.always(Resp(status, body))
+        with connect(protocol, fake, tmp_path) as client, pytest.raises(ContextOverflow) as err:
+            client.complete(HELLO)
+    assert len(err.value.attempts) == 1 and "context window" in str(err.value) and not err.value.retryable
 
 
 def test_a_prompt_too_long_names_the_context_window_not_a_parameter(tmp_path):

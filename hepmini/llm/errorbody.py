@@ -18,8 +18,11 @@ from hepmini.errors import (AuthError, BadRequest, ContextOverflow, ProviderTime
 _QUOTA = re.compile(r"(?i)credit balance is too low|reached your specified API usage limits|spend(ing)? limit"
                     r"|budget has been exceeded|exceeded your budget|insufficient (credits|balance|funds)"
                     r"|billing (hard )?limit|credits are depleted|usage threshold|\blimit: 0\b")
+# Wordings of a prompt longer than the model's window (Gemini: "The input token count (N) exceeds the maximum
+# number of tokens allowed (M)."); a trial reads it as a limit it reached (agent.loop), so it has a class.
 _CONTEXT = re.compile(r"(?i)context[_ ]length|context window|context size|maximum context|prompt is too long|"
-                      r"exceed_context_size|too many tokens|input is too long|reduce the length")
+                      r"exceed_context_size|too many tokens|input is too long|reduce the length|"
+                      r"input token count|maximum number of tokens allowed")
 # The HTTP status an error names by its type alone (an error event, or an error object in a 2xx body):
 # Anthropic's error types and Google's status names.
 TYPE_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,

@@ -8,7 +8,7 @@ from .bodies import (ANTHROPIC_200_EMPTY, ANTHROPIC_400_CREDIT, ANTHROPIC_400_US
                      ANTHROPIC_500, ANTHROPIC_529, DEEPSEEK_402_BALANCE, GEMINI_200_NO_CANDIDATES, GEMINI_429_PREPAY,
                      GEMINI_500, GEMINI_503, LITELLM_400_BUDGET, LITELLM_429_BUDGET, OPENAI_200_NO_CHOICES,
                      OPENAI_200_NULL_CONTENT, OPENAI_429_QUOTA, OPENAI_500, OPENROUTER_402_CREDITS, anthropic_message,
-                     gemini_429, gemini_error, gemini_response, openai_completion)
+                     gemini_429, gemini_error, gemini_response, llamacpp_400_context, openai_completion)
 from .server import Resp
 
 # Every reply here means "out of quota or money: retrying will not help" (name: protocol, status, body).
@@ -26,6 +26,25 @@ QUOTA_REPLIES = {
     # a model without a free tier on a free key: the per-minute quota is 0 (continuedev/continue#10062)
     "gemini_no_free_tier": ("gemini", 429, gemini_429(limit=0, model="gemini-2.5-pro")),
     "gemini_prepay_depleted": ("gemini", 429, GEMINI_429_PREPAY),
+}
+
+# Every reply here means "the prompt does not fit the model's context window" (name: protocol, status, body).
+CONTEXT_REPLIES = {
+    "openai_context_length_exceeded": ("openai", 400, {"error": {
+        "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in 130012 "
+                   "tokens. Please reduce the length of the messages.", "type": "invalid_request_error",
+        "param": "messages", "code": "context_length_exceeded"}}),
+    # vLLM's OpenAI server: the wording alone says it (no code)
+    "vllm_maximum_context": ("openai", 400, {"object": "error", "message": "This model's maximum context length is "
+                             "4096 tokens. However, you requested 5000 tokens (4000 in the messages, 1000 in the "
+                             "completion). Please reduce the length of the messages or completion.",
+                             "type": "BadRequestError", "param": None, "code": 400}),
+    "llamacpp_exceed_context_size": ("openai", 400, llamacpp_400_context(36503, 32768)),
+    "anthropic_prompt_too_long": ("anthropic", 400, {"type": "error", "error": {
+        "type": "invalid_request_error", "message": "prompt is too long: 210000 tokens > 200000 maximum"}}),
+    # as gemini-cli users saw it (google-gemini/gemini-cli#4231, #11248)
+    "gemini_input_token_count": ("gemini", 400, gemini_error(400, "INVALID_ARGUMENT", "The input token count "
+                                 "(1054016) exceeds the maximum number of tokens allowed (1048576).")),
 }
 
 # 200s that carry no answer: the server's fault, never the model's (providers.md §5.2)

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.workdirs import run_cli
-from support.fakes import OpenAIFake, Resp, openai_completion
+from support.bodies import llamacpp_400_context
+from support.fakes import OpenAIFake, Resp, loopback_session, make_config, openai_completion
 
 from hepmini import cli
+from hepmini.llm.client import client_for
 from hepmini.bench import agreement, diagnose
 from hepmini.bench import metrics
 from hepmini.errors import RateLimited
@@ -259,6 +261,37 @@ def test_the_position_control_asks_again_with_the_list_reversed_and_pays_once(tm
     steady = Replay(["***incorrect branch name***"] * 2, model="judge:steady")
     out = diagnose.classify_trial(d, client=steady, control="reversed")
     assert agreement.position_control([out]) == {"n": 1, "same": 1, "first": 0, "first_control": 0}
+
+
+def test_a_prompt_too_long_for_the_classifier_is_sent_again_with_shorter_logs(tmp_path):
+    """A small window (llama.cpp's 400): the logs' middles are cut, halved until it fits; the answer says how far."""
+    d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
+    log = "head of the log\n" + "x" * 200_000 + "\nKeyError: 'photon_pT' at the end\n"
+    (d / "comprehensive.log").write_text(log)
+    window = 40_000                 # characters of prompt this server's slot holds
+
+    def llama(seen):
+        n = len(seen.body["messages"][0]["content"])
+        return (Resp(400, llamacpp_400_context(n // 4, window // 4)) if n > window else
+                Resp(200, openai_completion("***incorrect branch name***", "qwen")))
+
+    with OpenAIFake(key=None, flavor="llamacpp") as fake:
+        fake.always(llama)
+        cfg = make_config(tmp_path, {"HEPMINI_ENDPOINT_LL": fake.url + "/v1"})
+        with client_for("ll:qwen", cfg, session=loopback_session()) as client:
+            answer = diagnose.classify_llm(d, client)
+        sizes = [len(r.body["messages"][0]["content"]) for r in fake.requests]
+    assert answer["category"] == BRANCH and answer["logs_cut_to_chars"] == diagnose.LLM_LOG_CHARS // 4
+    assert len(sizes) == 3 and sizes == sorted(sizes, reverse=True) and sizes[-1] <= window < sizes[-2]
+    prompt = fake.requests[-1].body["messages"][0]["content"]
+    assert "head of the log" in prompt and "KeyError: 'photon_pT' at the end" in prompt and "cut by hepmini" in prompt
+    with OpenAIFake(key=None, flavor="llamacpp") as fake:    # a window nothing fits: one answer, no category
+        fake.always(Resp(400, llamacpp_400_context(9000, 10)))
+        cfg = make_config(tmp_path, {"HEPMINI_ENDPOINT_LL": fake.url + "/v1"})
+        with client_for("ll:qwen", cfg, session=loopback_session()) as client:
+            answer = diagnose.classify_llm(d, client)
+        assert len(fake.requests) == 5    # 120,000 characters per log halved down to 7,500
+    assert answer["category"] is None and answer["flagged"].startswith("call failed: ContextOverflow")
 
 
 def test_classify_command_with_a_loopback_model(tmp_path, monkeypatch, capsys):

@@ -42,6 +42,7 @@ CATEGORIES = prompts.ERROR_CATEGORIES
 WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = CATEGORIES
 LIMITS = ("token_limit", "cost_limit", "time_limit", "context_limit")   # loop ends that are limits
 LLM_LOG_CHARS = 120_000    # each log is cut to this (head and tail) in the classifier prompt
+LLM_LOG_CHARS_LEAST = 4_000   # halved down to this while the prompt overflows the model's window
 LLM_PARAMS = {"temperature": 0.0, "max_tokens": 8192}
 
 _ANSWER = re.compile(r"\*\*\*\s*(.+?)\s*\*\*\*", re.DOTALL)
@@ -233,13 +234,13 @@ def _clip(text: str, limit: int = LLM_LOG_CHARS) -> str:
     return f"{text[:half]}\n[... {len(text) - limit} characters cut by hepmini ...]\n{text[-half:]}"
 
 
-def classifier_prompt(directory, order=CATEGORIES) -> str:
+def classifier_prompt(directory, order=CATEGORIES, log_chars: int = LLM_LOG_CHARS) -> str:
     """The §V.3 classifier prompt of a trial: prompts/error_classifier.txt with both logs, categories in `order`."""
     d = Path(directory)
     logs = {}
     for key, name in (("comprehensive_log", "comprehensive.log"), ("validation_log", "validation.log")):
         try:
-            logs[key] = _clip(d.joinpath(name).read_text(encoding="utf-8", errors="replace"))
+            logs[key] = _clip(d.joinpath(name).read_text(encoding="utf-8", errors="replace"), log_chars)
         except OSError:
             logs[key] = f"({name} was not written: the outputs were not validated)"
     return prompts.render("error_classifier", category_list=prompts.category_list(order), **logs)
@@ -250,29 +251,48 @@ def _client_name(client) -> str:
     return getattr(client, "name", None) or getattr(client, "model", "?")
 
 
+def _prompts(directory, order):
+    """The classifier prompt, then with each log cut ever shorter (halved, distinct prompts only): for small windows."""
+    log_chars, last = LLM_LOG_CHARS, None
+    while log_chars >= LLM_LOG_CHARS_LEAST:
+        prompt = classifier_prompt(directory, order, log_chars)
+        if prompt != last:
+            yield prompt, log_chars
+        last, log_chars = prompt, log_chars // 2
+
+
 def classify_llm(directory, client, params=None, on_event=None, control=None) -> dict:
     """Ask `client` (an hepmini.llm Client) the §V.3 question about one trial; errors are recorded, not raised.
 
     `on_event` hears the call as an agent's progress does (a long prompt on a local model takes minutes);
-    `control` names an order of CONTROLS for the category list (None: the paper's).
+    `control` names an order of CONTROLS for the category list (None: the paper's). A prompt longer than
+    the model's window is sent again with the logs' middles cut (`logs_cut_to_chars` says how far).
     """
-    from hepmini.errors import ProviderError
+    from hepmini.errors import ContextOverflow, ProviderError
 
-    prompt = classifier_prompt(directory, CONTROLS[control] if control else CATEGORIES)
     name, order = _client_name(client), ({"order": control} if control else {})
     on_event = on_event or (lambda kind, **info: None)
-    try:
-        reply = client.complete([{"role": "user", "content": prompt}], dict(params or LLM_PARAMS), on_event=on_event)
-        on_event("done", reply=reply)
-    except ProviderError as exc:
-        on_event("failed", error=str(exc))
-        return {"model": name, "category": None, "raw": None, "flagged": f"call failed: {type(exc).__name__}: {exc}",
-                "prompt_chars": len(prompt), **order}
+    reply = failed = None
+    for prompt, log_chars in _prompts(directory, CONTROLS[control] if control else CATEGORIES):
+        try:
+            reply = client.complete([{"role": "user", "content": prompt}], dict(params or LLM_PARAMS),
+                                    on_event=on_event)
+            break
+        except ProviderError as exc:
+            failed = exc
+            if not isinstance(exc, ContextOverflow):
+                break
+    if reply is None:
+        on_event("failed", error=str(failed))
+        return {"model": name, "category": None, "raw": None, "prompt_chars": len(prompt), **order,
+                "flagged": f"call failed: {type(failed).__name__}: {failed}"}
+    on_event("done", reply=reply)
     category, flag = parse_answer(reply.text)
+    cut = {"logs_cut_to_chars": log_chars} if log_chars < LLM_LOG_CHARS else {}
     return {"model": name, "model_returned": reply.model, "category": category, "raw": reply.text,
             "flagged": flag, "prompt_chars": len(prompt), "tokens": {"input": reply.usage.input,
                                                                      "output": reply.usage.output},
-            "cost": reply.cost, **order}
+            "cost": reply.cost, **cut, **order}
 
 
 # ---- classification.json -----------------------------------------------------------------------------

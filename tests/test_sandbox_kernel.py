@@ -1,11 +1,13 @@
 """Beyond the namespaces: keyrings, the seccomp filter, the harness's descriptors in copy-out, limit claims."""
 
 import ctypes
+import json
 import errno
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -242,3 +244,52 @@ def test_a_refused_fork_is_claimed_on_the_cgroups_count(tmp_path):
     """, limits=Limits(wall_seconds=10, processes=16, output_bytes=2**20))
     assert res.isolation.get("cgroup") and res.stderr_tail.strip().splitlines()[-1].startswith("BlockingIOError")
     assert res.killed_reason == "process limit"
+
+
+LOCKED_TREE = """
+    import json, os, sys
+    from pathlib import Path
+    from hepmini.agent import copyout
+    root = Path(sys.argv[1])
+    scratch, outside = root / "scratch", root / "outside.txt"
+    outside.write_text("the harness's own file\\n")
+    os.chmod(outside, 0o600)
+    (scratch / "outputs/arrays/locked/deeper").mkdir(parents=True)
+    (scratch / "outputs/arrays/boundaries.npy").write_bytes(b"b" * 10)
+    (scratch / "outputs/arrays/locked/deeper/x.txt").write_text("x")
+    (scratch / "outputs/arrays/link").symlink_to(outside)
+    fd = os.open(scratch, copyout.DIR_FLAGS)          # as the sandbox hands it over: opened before the run
+    for path in ("outputs/arrays/locked/deeper/x.txt", "outputs/arrays/locked/deeper", "outputs/arrays/locked",
+                 "outputs/arrays/boundaries.npy"):
+        os.chmod(scratch / path, 0)
+    os.chmod(scratch / "outputs", 0o111)
+    os.chmod(scratch, 0)
+    copied = copyout.copy_outputs(fd, "outputs", root / "copy", max_bytes=2**20)
+    os.close(fd)
+    copyout.remove_tree(scratch)
+    print(json.dumps({"files": copied.files, "tampered": copied.tampered, "refused": copied.refused,
+                      "left": scratch.exists(), "outside": oct(outside.stat().st_mode & 0o777)}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a second uid needs root")
+def test_a_normal_users_copy_gives_its_own_locked_entries_back_and_follows_no_link():
+    """As a normal user the run keeps the harness's uid: modes it took away cost it nothing root's copy would take."""
+    python = next((p for p in (sys.executable, "/usr/bin/python3") if not sandbox_root.unreachable([p])), None)
+    if python is None or sandbox_root.unreachable([str(REPO / "hepmini")]):
+        pytest.skip("no Python interpreter or hepmini checkout other users may run")
+    uid, lock = sandbox_proc.claim_uid()
+    root = Path(tempfile.mkdtemp(prefix="hepmini-copyout-"))   # pytest's tmp_path is root's alone (0700)
+    try:
+        os.chown(root, uid, uid)
+        done = subprocess.run([python, "-c", textwrap.dedent(LOCKED_TREE), str(root)], capture_output=True,
+                              text=True, timeout=60, cwd="/", user=uid, group=uid, extra_groups=[],
+                              env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    finally:
+        lock.close()
+        copyout.remove_tree(root)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["files"] == ["outputs/arrays/boundaries.npy", "outputs/arrays/locked/deeper/x.txt"], out
+    assert out["tampered"] == [f"outputs/arrays/link (symbolic link -> {root}/outside.txt)"] and not out["refused"]
+    assert out["left"] is False and out["outside"] == "0o600"    # the link's target untouched

@@ -8,7 +8,9 @@ depth or path length than the caps is refused (not copied), and so is an entry t
 hostile tree costs the run its outputs, never an error of the harness's. The walk keeps open only the
 directories on its current path, so no shape of tree can exhaust the harness's descriptors. The copy is
 written the same way into a directory the harness has just made, so what validation and chained steps
-read is the harness's.
+read is the harness's. A normal user's run keeps the harness's uid: an entry it made unreadable to its
+owner gets its owner's permission back (through an O_PATH descriptor, never a name) before it is
+opened, so a mode costs the run nothing that root's copy would not also take.
 """
 
 import dataclasses
@@ -59,12 +61,13 @@ def copy_outputs(scratch_fd: int, name: str, dest: Path, *, max_bytes: int) -> C
     out = Copied()
     remove_tree(dest)
     os.mkdir(dest, 0o755)
+    _give_back(scratch_fd)
     try:
         st = os.stat(name, dir_fd=scratch_fd, follow_symlinks=False)
         if not stat.S_ISDIR(st.st_mode):
             _flag(out, name, st, scratch_fd)
             return out.close()
-        top = os.open(name, DIR_FLAGS, dir_fd=scratch_fd)
+        top = _open(name, DIR_FLAGS, scratch_fd)
     except FileNotFoundError:
         return out
     except OSError as exc:
@@ -131,7 +134,7 @@ def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_b
         if depth + 1 > MAX_DEPTH:
             out.add("refused", f"{_show(rel)} (deeper than {MAX_DEPTH} levels)")
             return None
-        fd = os.open(name, DIR_FLAGS, dir_fd=src)
+        fd = _open(name, DIR_FLAGS, src)
         try:
             if os.fstat(fd).st_ino != st.st_ino:  # swapped between the lstat and the open: a live attacker
                 os.close(fd)
@@ -148,7 +151,7 @@ def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_b
     if out.bytes + st.st_size > max_bytes:
         out.add("refused", f"{_show(rel)} ({st.st_size} bytes: the outputs would pass {max_bytes} bytes)")
         return None
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
+    fd = _open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, src)
     try:
         now = os.fstat(fd)
         if (now.st_ino, now.st_dev) != (st.st_ino, st.st_dev) or not stat.S_ISREG(now.st_mode) or now.st_nlink > 1:
@@ -167,6 +170,41 @@ def _one(out: Copied, src: int, dst: int, name: str, rel: str, depth: int, max_b
     out.files.append(rel)
     out.bytes += st.st_size
     return None
+
+
+def _open(name: str, flags: int, dir_fd: int) -> int:
+    """os.open relative to `dir_fd`; an entry the harness's uid owns but may not open gets its owner's bits back."""
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except PermissionError:
+        try:
+            path = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name) from None
+        try:
+            given = _give_back(path)
+        finally:
+            os.close(path)
+        if not given:
+            raise
+    return os.open(name, flags, dir_fd=dir_fd)
+
+
+def _give_back(fd: int) -> bool:
+    """u+rwx on a directory, u+rw on a file, that the harness's uid owns (never root's case); True if changed.
+
+    Through /proc/self/fd, as glibc's lchmod does: `fd` may be an O_PATH descriptor of the entry itself,
+    so no name is followed. Only a finished run's tree comes here: nothing changes it meanwhile.
+    """
+    try:
+        st = os.fstat(fd)
+        need = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600 if stat.S_ISREG(st.st_mode) else 0
+        if not need or os.geteuid() == 0 or st.st_uid != os.geteuid() or st.st_mode & need == need:
+            return False
+        os.chmod(f"/proc/self/fd/{fd}", stat.S_IMODE(st.st_mode) | need)
+        return True
+    except OSError:
+        return False
 
 
 def _copy(src: int, dst: int, size: int) -> None:
@@ -207,6 +245,16 @@ def _show(text: str) -> str:
     return text if len(text) <= 300 else f"{text[:140]}...[{len(text) - 280} characters]...{text[-140:]}"
 
 
+def open_dir(path) -> int:
+    """A directory fd of `path` (its last name not followed), given back its owner's bits if the run took them."""
+    parent, name = os.path.split(os.path.abspath(path))
+    top = os.open(parent, DIR_FLAGS)
+    try:
+        return _open(name, DIR_FLAGS, top)
+    finally:
+        os.close(top)
+
+
 def remove_tree(path: Path) -> None:
     """Delete `path` and everything under it however deep, never following a link (no recursion, no long paths)."""
     parent, name = os.path.split(os.path.abspath(path))
@@ -227,7 +275,7 @@ def remove_tree(path: Path) -> None:
 
 def _empty(top: int, name: str) -> None:
     """Empty directory `name` under fd `top`, walking down by openat and back up by '..' checked by inode."""
-    fd = os.open(name, DIR_FLAGS, dir_fd=top)
+    fd = _open(name, DIR_FLAGS, top)
     trail = [os.fstat(top).st_ino]   # inodes of the directories above the current one
     try:
         while True:
@@ -239,7 +287,7 @@ def _empty(top: int, name: str) -> None:
                         break
                     os.unlink(entry.name, dir_fd=fd)
             if child is not None:
-                below = os.open(child, DIR_FLAGS, dir_fd=fd)
+                below = _open(child, DIR_FLAGS, fd)
                 trail.append(os.fstat(fd).st_ino)
                 os.close(fd)
                 fd = below

@@ -167,7 +167,9 @@ def _plan(run: _Run, binds, readonly, passthrough, pythonpath, protect, hide, ar
     spec = {"uid": run.uid, "caller": [os.getuid(), os.getgid()], "rlimits": rlimits, "ops": ops,
             "cgroup_procs": run.group.procs_files() if run.group else [], "stage": os.path.realpath("/tmp"),
             "scratch_options": scratch, "scratch_dirs": [["outputs", 0o755], *map(list, sandbox_root.SCRATCH_DIRS)],
-            "unreachable": sandbox_root.unreachable([sys.executable, *sandbox_root.python_paths()]),
+            # without a mount namespace the run's uid must reach these where they are, or the code stays root
+            "unreachable": sandbox_root.unreachable([sys.executable, *sandbox_root.python_paths(), str(run.cwd),
+                                                     str(run.script), *(os.path.join(run.cwd, str(a)) for a in args)]),
             "cwd": str(run.cwd), "argv": [sys.executable, str(run.script), *map(str, args)]}
     return spec, env, before
 
@@ -258,7 +260,7 @@ def _finish(run: _Run, reason: str, collect, before, env) -> ExecResult:
     copied = copyout.Copied()
     try:
         if not iso.get("mountns"):
-            scratch = os.open(run.cwd, copyout.DIR_FLAGS)
+            scratch = copyout.open_dir(run.cwd)
             iso.update(hidden=[], masked=[], readonly=[], bound=[], root="host (no mount namespace)",
                        hidden_reason="no mount namespace: the run saw the machine's files as its uid may")
             iso["limits"]["disk"] = f"{run.limits.file_bytes} bytes per file (RLIMIT_FSIZE) only: no scratch tmpfs"

@@ -98,13 +98,20 @@ def fallback_scratch(cwd: str, binds: dict, uid) -> None:
 
 
 def unreachable(paths) -> list:
-    """The first directory on the way to each path that other users cannot traverse (e.g. /root)."""
+    """The first directory on the way to each path that other users cannot traverse (e.g. /root).
+
+    A directory not made yet (a run's scratch) blocks nothing: whoever makes it decides.
+    """
     blocked = set()
     for path in paths:
         parts = os.path.realpath(path).strip("/").split("/")
         for i in range(len(parts)):
             parent = "/" + "/".join(parts[:i])
-            if not os.stat(parent).st_mode & 0o001:
+            try:
+                mode = os.stat(parent).st_mode
+            except FileNotFoundError:
+                break
+            if not mode & 0o001:
                 blocked.add(parent)
                 break
     return sorted(blocked)

@@ -79,25 +79,20 @@ def test_instant_500s_report_the_500_and_no_attempt_starts_that_cannot_finish(tm
     assert "would pass call_deadline=10s" in message or "no time left" in message
 
 
-@pytest.mark.parametrize("name", sorted(QUOTA_REPLIES))
-def test_every_quota_and_credit_wording_stops_at_once(name, tmp_path):
-    protocol, status, body = QUOTA_REPLIES[name]
-    with FAKES[protocol](key=KEY) as fake:
-        fake.always(Resp(status, body))
-        with connect(protocol, fake, tmp_path) as client, pytest.raises(QuotaExceeded) as err:
-            client.complete(HELLO)
-    assert len(err.value.attempts) == 1 and "add credit" in str(err.value) and not err.value.retryable
+# each wording of a reply that no retry can mend: its class, and the words of the fix the error names
+ENDS_AT_ONCE = {**{name: (reply, QuotaExceeded, "add credit") for name, reply in QUOTA_REPLIES.items()},
+                **{name: (reply, ContextOverflow, "context window") for name, reply in CONTEXT_REPLIES.items()}}
 
 
-@pytest.mark.parametrize("name", sorted(CONTEXT_REPLIES))
-def test_every_context_overflow_wording_is_a_context_overflow_sent_once(name, tmp_path):
-    """The class a trial reads as its own limit (agent.loop): each provider's wording, never retried."""
-    protocol, status, body = CONTEXT_REPLIES[name]
+@pytest.mark.parametrize("name", sorted(ENDS_AT_ONCE))
+def test_every_quota_and_context_overflow_wording_ends_at_once_as_its_class(name, tmp_path):
+    """Money gone stops the provider; a prompt too long is the limit a trial reads as its own (agent.loop)."""
+    (protocol, status, body), cls, fix = ENDS_AT_ONCE[name]
     with FAKES[protocol](key=KEY) as fake:
         fake.always(Resp(status, body))
-        with connect(protocol, fake, tmp_path) as client, pytest.raises(ContextOverflow) as err:
+        with connect(protocol, fake, tmp_path) as client, pytest.raises(cls) as err:
             client.complete(HELLO)
-    assert len(err.value.attempts) == 1 and "context window" in str(err.value) and not err.value.retryable
+    assert len(err.value.attempts) == 1 and fix in str(err.value) and not err.value.retryable
 
 
 def test_a_prompt_too_long_names_the_context_window_not_a_parameter(tmp_path):

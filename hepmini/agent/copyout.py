@@ -177,17 +177,21 @@ def _open(name: str, flags: int, dir_fd: int) -> int:
     try:
         return os.open(name, flags, dir_fd=dir_fd)
     except PermissionError:
-        try:
-            path = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-        except OSError:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name) from None
-        try:
-            given = _give_back(path)
-        finally:
-            os.close(path)
-        if not given:
+        if not _give_back_entry(name, dir_fd):
             raise
     return os.open(name, flags, dir_fd=dir_fd)
+
+
+def _give_back_entry(name: str, dir_fd: int) -> bool:
+    """_give_back on the entry `name` itself, held by an O_PATH descriptor (a link stays a link)."""
+    try:
+        path = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return False
+    try:
+        return _give_back(path)
+    finally:
+        os.close(path)
 
 
 def _give_back(fd: int) -> bool:

@@ -37,6 +37,7 @@ class Interrupt(Exception):
     """Ends a trial's loop; `stop` names why (the trial's exit status)."""
 
     stop = "interrupted"
+    error = None       # the error record that ended it, when one did (a context overflow)
 
 
 class Accepted(Interrupt):
@@ -139,7 +140,7 @@ def loop(t: Trial, supervisor, coder, s: Settings, progress=None) -> None:
         raise (GaveUp(f"no result accepted in {s.max_iterations} iteration(s)") if code is not None else
                FormatErrors(f"the last reply had no usable code block ({len(t.format_errors)} format error(s))"))
     except Interrupt as exc:
-        t.end_loop(exc.stop, str(exc), error=getattr(exc, "error", None))
+        t.end_loop(exc.stop, str(exc), error=exc.error)
     except Refusal as exc:
         t.end_loop("refusal", str(exc))
     except (ProviderError, SandboxError) as exc:  # not the model's fault: kept out of success rates

@@ -42,7 +42,7 @@ CATEGORIES = prompts.ERROR_CATEGORIES
 WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = CATEGORIES
 LIMITS = ("token_limit", "cost_limit", "time_limit", "context_limit")   # loop ends that are limits
 LLM_LOG_CHARS = 120_000    # each log is cut to this (head and tail) in the classifier prompt
-LLM_LOG_CHARS_LEAST = 4_000   # halved down to this while the prompt overflows the model's window
+LLM_LOG_CHARS_LEAST = 7_500   # halved (120,000 -> 7,500) while the prompt overflows the model's window
 LLM_PARAMS = {"temperature": 0.0, "max_tokens": 8192}
 
 _ANSWER = re.compile(r"\*\*\*\s*(.+?)\s*\*\*\*", re.DOTALL)

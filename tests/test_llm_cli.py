@@ -94,11 +94,19 @@ def test_ping_unknown_provider_is_one_line_with_a_suggestion():
 @pytest.mark.parametrize("argv, match", [
     (["ping", "gpt-5-mini"], "must be named provider:model"),
     (["ping", "openai:gpt-5-mini"], "no API key; set OPENAI_API_KEY"),
+    (["ping", "--model", "openai:gpt-5-mini"], "no API key; set OPENAI_API_KEY"),     # as `agent --model`
+    (["ping", "openai:gpt-5-mini", "--model", "openai:gpt-4.1"], "two models named"),
 ])
 def test_ping_user_errors(env, capsys, argv, match):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert match in err and len(err.strip().splitlines()) == 1
+
+
+def test_ping_names_the_local_model_by_default(env, capsys):
+    assert cli.main(["ping", "--set", "local_model=/nowhere/x.gguf"]) == 1
+    err = capsys.readouterr().err
+    assert "no model file at /nowhere/x.gguf; run `make local-model`" in err and len(err.strip().splitlines()) == 1
 
 
 def test_ping_auth_failure_is_one_line_naming_the_variable(env, capsys):

@@ -4,7 +4,7 @@ import signal
 import sys
 from pathlib import Path
 
-from hepmini.errors import LocalModelError
+from hepmini.errors import ConfigError, LocalModelError
 from hepmini.options import add_set
 
 
@@ -27,7 +27,8 @@ def add_local_model(parser) -> None:
 
 
 def add_ping(parser) -> None:
-    parser.add_argument("model", help="provider:model, e.g. openai:gpt-5-mini")
+    parser.add_argument("model", nargs="?", help="provider:model, e.g. openai:gpt-5-mini (default: local)")
+    parser.add_argument("--model", dest="model_named", metavar="MODEL", help="the same, as in `agent` and `bench`")
     parser.add_argument("--prompt", default="Reply with the single word: pong")
     parser.add_argument("--max-tokens", type=int, default=64)
     add_set(parser)
@@ -83,8 +84,11 @@ def cmd_ping(cfg, args) -> int:
 
     from hepmini.llm.localserver import serving
 
-    check_key(args.model, cfg)
-    with serving(cfg, [args.model], say=_say), client_for(args.model, cfg) as model:
+    if args.model and args.model_named and args.model != args.model_named:
+        raise ConfigError(f"ping: two models named ({args.model}, --model {args.model_named}); name one")
+    name = args.model or args.model_named or "local"
+    check_key(name, cfg)
+    with serving(cfg, [name], say=_say), client_for(name, cfg) as model:
         reply = model.complete([{"role": "user", "content": args.prompt}], {"max_tokens": args.max_tokens})
     u = reply.usage
     cost = "unknown" if reply.cost is None else f"${reply.cost:.6f} ({reply.cost_source})"

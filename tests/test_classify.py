@@ -294,6 +294,30 @@ def test_a_prompt_too_long_for_the_classifier_is_sent_again_with_shorter_logs(tm
     assert answer["category"] is None and answer["flagged"].startswith("call failed: ContextOverflow")
 
 
+def test_log_chars_cuts_the_classifier_prompt_from_the_first_call(tmp_path, monkeypatch, capsys):
+    """`diagnose --model M --log-chars N`: one call, each log cut to N characters (head and tail), recorded."""
+    d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="KeyError: 'photon_pT'"))
+    (d / "comprehensive.log").write_text("head of the log\n" + "x" * 50_000 + "\nKeyError at the end\n")
+    monkeypatch.chdir(tmp_path)
+    with OpenAIFake(key=None, flavor="llamacpp") as fake:
+        fake.always(Resp(200, openai_completion("***incorrect branch name***", "qwen")))
+        monkeypatch.setenv("HEPMINI_ENDPOINT_LL", fake.url + "/v1")
+        assert cli.main(["diagnose", str(d), "--model", "ll:qwen", "--log-chars", "4000"]) == 0
+        prompt = fake.requests[0].body["messages"][0]["content"]
+        assert len(fake.requests) == 1 and "cut by hepmini" in prompt
+        assert "head of the log" in prompt and "KeyError at the end" in prompt and "x" * 2001 not in prompt
+    stored = json.loads((d / "classification.json").read_text())["llm"]
+    assert stored["category"] == BRANCH and stored["logs_cut_to_chars"] == 4000
+    (d / "comprehensive.log").write_text("a short log\n")     # nothing to cut: nothing recorded as cut
+    assert "logs_cut_to_chars" not in diagnose.classify_llm(d, Replay(["***other***"], model="judge:x"),
+                                                            log_chars=4000)
+    assert cli.main(["diagnose", str(d), "--log-chars", "4000"]) == 2
+    assert "name its model with --model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["diagnose", str(d), "--model", "ll:qwen", "--log-chars", "12"])
+    assert usage.value.code == 2 and "at least 1000" in capsys.readouterr().err
+
+
 def test_classify_command_with_a_loopback_model(tmp_path, monkeypatch, capsys):
     d = make_trial(tmp_path, stderr=tb((SCRIPT, "<module>"), last="FileNotFoundError: [Errno 2] No such file"))
     (d / "comprehensive.log").write_text("log\n")

@@ -1,5 +1,6 @@
 """The campaign commands: `bench` (run or resume), `diagnose` (why trials failed), `report`, `view`, `export`."""
 
+import argparse
 import shlex
 import sys
 import time
@@ -43,7 +44,20 @@ def add_diagnose(parser) -> None:
     parser.add_argument("--force", action="store_true", help="ask the model again even if it already answered")
     parser.add_argument("--control", choices=["reversed"], help="with --model: ask once more with the category list "
                         "reversed, a control for answers that follow the list's order (one more call per failure)")
+    parser.add_argument("--log-chars", type=_log_chars, metavar="N", help="with --model: cut each log in the "
+                        "classifier's prompt to N characters (head and tail; default 120000) from the first call, "
+                        "for a slow local model (recorded as logs_cut_to_chars)")
     add_set(parser)
+
+
+def _log_chars(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of characters, at least 1000")
+    return value
 
 
 def add_report(parser) -> None:
@@ -173,10 +187,10 @@ def cmd_bench(cfg, args) -> int:
     return 0 if s["finished"] == s["cells"] else 1
 
 
-def _diagnose_each(dirs, client, force: bool, control=None) -> tuple:
+def _diagnose_each(dirs, client, force: bool, control=None, log_chars=None) -> tuple:
     """Classify every trial (one line each); (truth pairs, rules-vs-LLM pairs, counts, failed LLM calls, failures)."""
     from hepmini.agent.progress import Progress
-    from hepmini.bench.diagnose import classify_trial
+    from hepmini.bench.diagnose import LLM_LOG_CHARS, classify_trial
 
     truth, llm_pairs, counts, failed_calls, progress, failures = [], [], {}, 0, Progress(), []
     for n, d in enumerate(dirs, 1):
@@ -184,7 +198,7 @@ def _diagnose_each(dirs, client, force: bool, control=None) -> tuple:
         listen = reporter.call("classifier", 1) if client else None
         control_listen = reporter.call(f"classifier (list {control})", 2) if client and control else None
         c = classify_trial(d, client=client, force=force, control=control, on_event=listen,
-                           on_control_event=control_listen)
+                           on_control_event=control_listen, log_chars=log_chars or LLM_LOG_CHARS)
         category = c["rule"]["category"]
         if category is None:
             continue
@@ -217,6 +231,8 @@ def cmd_diagnose(cfg, args) -> int:
     dirs = trial_dirs(args.trials)
     if not dirs:
         raise ConfigError(f"no trial directory (one holding result.json) in {' '.join(args.trials)}")
+    if args.log_chars and not args.model:
+        raise ConfigError("--log-chars cuts the LLM classifier's prompt: name its model with --model (e.g. --model local)")
     if args.control and not args.model:
         raise ConfigError("--control asks the LLM classifier again: name its model with --model (e.g. --model local)")
     if args.model:
@@ -230,7 +246,8 @@ def cmd_diagnose(cfg, args) -> int:
     with serving(cfg, [args.model] if args.model else [], say=lambda line: print(line, file=sys.stderr)):
         client = models.client_for(args.model, cfg) if args.model else None
         try:
-            truth, llm_pairs, counts, failed_calls, failures = _diagnose_each(dirs, client, args.force, args.control)
+            each = _diagnose_each(dirs, client, args.force, args.control, args.log_chars)
+            truth, llm_pairs, counts, failed_calls, failures = each
         finally:
             if client is not None:
                 client.close()

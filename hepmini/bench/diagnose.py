@@ -251,29 +251,33 @@ def _client_name(client) -> str:
     return getattr(client, "name", None) or getattr(client, "model", "?")
 
 
-def _prompts(directory, order):
+def _prompts(directory, order, log_chars: int = LLM_LOG_CHARS):
     """The classifier prompt, then with each log cut ever shorter (halved, distinct prompts only): for small windows."""
-    log_chars, last = LLM_LOG_CHARS, None
-    while log_chars >= LLM_LOG_CHARS_LEAST:
+    last = None
+    while True:
         prompt = classifier_prompt(directory, order, log_chars)
         if prompt != last:
             yield prompt, log_chars
         last, log_chars = prompt, log_chars // 2
+        if log_chars < LLM_LOG_CHARS_LEAST:
+            return
 
 
-def classify_llm(directory, client, params=None, on_event=None, control=None) -> dict:
+def classify_llm(directory, client, params=None, on_event=None, control=None, log_chars: int = LLM_LOG_CHARS) -> dict:
     """Ask `client` (an hepmini.llm Client) the §V.3 question about one trial; errors are recorded, not raised.
 
     `on_event` hears the call as an agent's progress does (a long prompt on a local model takes minutes);
     `control` names an order of CONTROLS for the category list (None: the paper's). A prompt longer than
-    the model's window is sent again with the logs' middles cut (`logs_cut_to_chars` says how far).
+    the model's window is sent again with the logs' middles cut (`logs_cut_to_chars` says how far);
+    `log_chars` cuts them from the first call (a slow local model: a long prompt takes many minutes).
     """
     from hepmini.errors import ContextOverflow, ProviderError
 
     name, order = _client_name(client), ({"order": control} if control else {})
     on_event = on_event or (lambda kind, **info: None)
     reply = failed = None
-    for prompt, log_chars in _prompts(directory, CONTROLS[control] if control else CATEGORIES):
+    listed = CONTROLS[control] if control else CATEGORIES
+    for prompt, log_chars in _prompts(directory, listed, log_chars):
         try:
             reply = client.complete([{"role": "user", "content": prompt}], dict(params or LLM_PARAMS),
                                     on_event=on_event)
@@ -288,7 +292,7 @@ def classify_llm(directory, client, params=None, on_event=None, control=None) ->
                 "flagged": f"call failed: {type(failed).__name__}: {failed}"}
     on_event("done", reply=reply)
     category, flag = parse_answer(reply.text)
-    cut = {"logs_cut_to_chars": log_chars} if log_chars < LLM_LOG_CHARS else {}
+    cut = {"logs_cut_to_chars": log_chars} if prompt != classifier_prompt(directory, listed) else {}
     return {"model": name, "model_returned": reply.model, "category": category, "raw": reply.text,
             "flagged": flag, "prompt_chars": len(prompt), "tokens": {"input": reply.usage.input,
                                                                      "output": reply.usage.output},
@@ -303,11 +307,12 @@ def _now() -> str:
 
 
 def classify_trial(directory, result=None, client=None, force=False, on_event=None, control=None,
-                   on_control_event=None) -> dict:
+                   on_control_event=None, log_chars: int = LLM_LOG_CHARS) -> dict:
     """Classify one trial (rules; the LLM too when `client` is given), write classification.json, return it.
 
     With `control` (a name in CONTROLS) the LLM is also asked with its category list in that order.
     A cached LLM answer from the same model is kept unless `force`: a second run pays nothing.
+    `log_chars` cuts each log in the LLM's prompt to that many characters (head and tail) from the start.
     """
     d = Path(directory)
     result = result if result is not None else (evidence.read_json(d / "result.json") or {})
@@ -318,9 +323,10 @@ def classify_trial(directory, result=None, client=None, force=False, on_event=No
            "ground_truth": (result.get("scripted") or {}).get("injected_fault")}
     if client is not None and rule["category"] is not None:
         if force or _must_ask(old.get("llm"), client):
-            out["llm"] = classify_llm(d, client, on_event=on_event)
+            out["llm"] = classify_llm(d, client, on_event=on_event, log_chars=log_chars)
         if control and (force or _must_ask(old.get("llm_control"), client, control)):
-            out["llm_control"] = classify_llm(d, client, on_event=on_control_event, control=control)
+            out["llm_control"] = classify_llm(d, client, on_event=on_control_event, control=control,
+                                              log_chars=log_chars)
     out["agree"] = (None if not out["llm"] or out["llm"].get("category") is None or rule["category"] is None
                     else out["llm"]["category"] == rule["category"])
     if _undated(out) == _undated(old):   # nothing changed: the file and its date stay as they were

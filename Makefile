@@ -91,7 +91,9 @@ smoke-local: $(VENV)/.testing local-model
 # then the paper's baseline protocol (§V.1: three composite tasks, 5 repair rounds) x 3 trials on the same server;
 # then the paper's LLM classifier run with the same model, and one report of the three. Many hours
 # on 2 cores (a 2,048-token reply takes 4-15 min there, hence a 3-hour wall limit per trial instead of the 1-hour
-# default). Re-running resumes: finished cells are kept.
+# default). Re-running resumes: finished cells are kept. LOCAL_FROM=docs/bench-local starts each campaign not yet in
+# LOCAL_OUT from the kept trials, so only the cells they lack are run.
+LOCAL_FROM   ?=
 LOCAL_TRIALS ?= 3
 LOCAL_OUT    ?= work/bench-local
 LOCAL_SETS   ?= --workdir work/bench-local-work --set scale=0.2 --set classifier=hgb
@@ -99,6 +101,8 @@ LOCAL_BENCH   = $(PY) -m hepmini bench --models local --steps step1,step2,step3,
                 --max-output-tokens 2048 --time-limit 10800 $(LOCAL_SETS)
 bench-local: local-model
 	mkdir -p $(LOCAL_OUT)
+	for c in paper rich baseline; do if [ -n "$(LOCAL_FROM)" ] && [ -d $(LOCAL_FROM)/$$c ] && [ ! -e $(LOCAL_OUT)/$$c ]; \
+	    then $(PY) docs/keep_campaign.py --resume $(LOCAL_FROM)/$$c $(LOCAL_OUT)/$$c || exit 1; fi; done
 	$(PY) -m hepmini serve --slots 2 --workdir $(LOCAL_OUT) > $(LOCAL_OUT).serve.log 2>&1 & echo $$! > $(LOCAL_OUT).serve.pid; \
 	trap 'kill $$(cat $(LOCAL_OUT).serve.pid) 2>/dev/null' EXIT; sleep 5; \
 	$(LOCAL_BENCH) --context paper --out $(LOCAL_OUT)/paper & a=$$!; \

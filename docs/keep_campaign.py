@@ -4,9 +4,10 @@ Kept per cell: result.json, cassette.jsonl (what `bench --replay` answers from),
 validation log, the diagnosis, the generated code and the logs of its runs; at the top: campaign.json and its
 event log. Outputs, traces (the cassette and result hold what they say) and locks stay behind. An unfinished
 campaign is refused (exit 3), unless --partial: then only its finished cells are kept, and kept.json says
-how many of how many (a reader and the tests know the record is partial).
+how many of how many (a reader and the tests know the record is partial). --resume goes the other way: a
+kept campaign becomes a run directory again, so `bench --out DST` runs only the cells it lacks.
 
-    python docs/keep_campaign.py [--partial] SRC DST
+    python docs/keep_campaign.py [--partial | --resume] SRC DST
 """
 
 import json
@@ -60,10 +61,29 @@ def _keep_cell(cell: Path, out: Path) -> None:
             shutil.copytree(cell / name, out / name, symlinks=True)
 
 
+def resume(kept: Path, dst: Path) -> int:
+    """Copy the kept campaign `kept` to a new run directory `dst` (never over one); the number of cells it holds."""
+    if not (kept / "kept.json").is_file():
+        raise SystemExit(f"keep_campaign: {kept} is not a kept campaign (no kept.json)")
+    if dst.exists() or dst.is_symlink():
+        raise SystemExit(f"keep_campaign: {dst} exists; resume it with `python -m hepmini bench --out {dst}`, "
+                         "or remove it first")
+    staging = dst.with_name(dst.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(kept, staging, symlinks=True, ignore=shutil.ignore_patterns("kept.json"))
+    staging.rename(dst)
+    return json.loads((kept / "kept.json").read_text())["finished"]
+
+
 if __name__ == "__main__":
-    partial = "--partial" in sys.argv[1:]
-    paths = [a for a in sys.argv[1:] if a != "--partial"]
-    if len(paths) != 2:
+    flags = [a for a in sys.argv[1:] if a in ("--partial", "--resume")]
+    paths = [a for a in sys.argv[1:] if a not in flags]
+    if len(paths) != 2 or len(flags) > 1:
         raise SystemExit(__doc__.strip().splitlines()[-1].strip())
-    n = keep(Path(paths[0]), Path(paths[1]), partial)
-    print(f"keep_campaign: {n} cell(s) of {paths[0]} kept in {paths[1]}")
+    if flags == ["--resume"]:
+        n = resume(Path(paths[0]), Path(paths[1]))
+        print(f"keep_campaign: {paths[1]} starts from {n} finished cell(s) of {paths[0]}; "
+              f"`python -m hepmini bench --out {paths[1]}` runs the rest")
+    else:
+        n = keep(Path(paths[0]), Path(paths[1]), flags == ["--partial"])
+        print(f"keep_campaign: {n} cell(s) of {paths[0]} kept in {paths[1]}")

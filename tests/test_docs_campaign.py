@@ -105,3 +105,21 @@ def test_keeping_a_campaign_takes_its_record_not_its_outputs_and_never_an_unfini
     kept = sorted(str(p.relative_to(tmp_path / "kept")) for p in (tmp_path / "kept").rglob("*") if p.is_file())
     assert kept == ["campaign.json"] + [f"cells/local__m/step{i}/trial-1/{name}" for i in (1, 2)
                                         for name in ("cassette.jsonl", "result.json")] + ["kept.json"]
+
+
+@pytest.mark.parametrize("name", CAMPAIGNS)
+def test_a_kept_campaign_resumes_as_a_run_that_lacks_only_what_was_not_kept(name, tmp_path):
+    """`make bench-local LOCAL_FROM=docs/bench-local`: the kept trials count as finished; only the rest would run."""
+    keep = [sys.executable, str(ROOT_DIR / "docs" / "keep_campaign.py"), "--resume"]
+    kept = json.loads((DOCS / name / "kept.json").read_text())
+    run = tmp_path / name
+    proc = subprocess.run(keep + [str(DOCS / name), str(run)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert not (run / "kept.json").exists() and cells(run) == cells(DOCS / name)
+    again = subprocess.run(keep + [str(DOCS / name), str(run)], capture_output=True, text=True)
+    assert again.returncode != 0 and "exists" in again.stderr            # never over a run directory
+    dry = run_cli("bench", "--out", run, "-n", cwd=tmp_path, timeout=300)
+    assert dry.returncode == 0, dry.stderr
+    assert f"resume: {kept['finished']} cell(s) finished before (skipped)" in dry.stdout
+    assert f"would run {kept['planned'] - kept['finished']} cell(s)" in dry.stdout or kept["complete"]
+    assert cells(run) == cells(DOCS / name)                               # a dry run writes nothing

@@ -271,6 +271,43 @@ def test_no_trial_starts_once_the_budget_would_pass_and_unknown_spend_is_reporte
         (r["model"], r["status"], r.get("reason", "")[:200]) for r in store.load_trials(out)[0]])
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1,200 MiB filesystem (tmpfs) under tmp_path; needs root to mount."""
+    disk = tmp_path / "small"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200m", "tmpfs", str(disk)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_no_cell_starts_on_a_disk_too_full_for_it_and_the_campaign_resumes_once_there_is_room(work, small_disk):
+    """A trial that finds the disk full has paid for its calls and ends `infrastructure`: it is never started."""
+    out, cfg, ballast = small_disk / "camp", make_cfg(work), small_disk / "ballast"
+
+    class Filling(Factory):
+        def __call__(self, model, step, k):
+            with open(ballast, "wb") as f:      # trial 1 leaves less than a cell needs (1 GiB of 1,200 MiB)
+                os.posix_fallocate(f.fileno(), 0, 400 * 2**20)
+            return super().__call__(model, step, k)
+
+    stream = io.StringIO()
+    s = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=3), out, jobs=1,
+                              clients_factory=Filling(), stream=stream)
+    assert (s["ran"], s["finished"], s["not_started_disk"], s["not_started_budget"]) == (1, 1, 2, 0)
+    assert "GiB free on the disk of" in s["disk"] and "run the same command again to resume" in stream.getvalue()
+    assert [e["event"] for e in map(json.loads, (out / "campaign.jsonl").read_text().splitlines())
+            if e["event"] == "disk_short"] == ["disk_short"]
+    ballast.unlink()
+    s = campaign.run_campaign(cfg, make_spec(cfg, out, "fake:priced", trials=3), out, jobs=1,
+                              clients_factory=Factory(), stream=io.StringIO())
+    assert (s["ran"], s["finished"], s["not_started_disk"], s["disk"]) == (2, 3, 0, None)
+
+
 def test_the_budget_counts_trials_in_flight_and_money_spent_by_cleared_cells():
     b = pacing.Budget(cap=1.0)
     b.add("m", {"cost": {"total": 0.4, "known_part": 0.4, "unknown_calls": 0}})

@@ -42,7 +42,7 @@ from hepmini.bench.store import Spec, cell_list
 from hepmini.errors import CampaignError
 from hepmini.errors import ConfigError
 from hepmini.bench.pacing import Budget, Progress, Provider
-from hepmini.bench.preflight import CLEARED, NOT_THE_MODEL, check_standins, resume_line
+from hepmini.bench.preflight import CLEARED, NOT_THE_MODEL, check_standins, disk_short, resume_line
 
 load_trials = store.load_trials  # re-exported: a campaign's results are read back through bench too
 
@@ -58,6 +58,7 @@ class Campaign:
         self.counts, self.budget, self.progress = Counter(), None, None
         self.ran, self.busy, self.harness_errors, self.resume = 0, [], 0, Counter()
         self.replay = None        # a campaign directory whose cassettes answer every call (bench --replay)
+        self.disk_note = None     # why no more cells start: the disk is (nearly) full
         from hepmini.agent.progress import Progress as TrialProgress   # calls and runs of the trials, live
 
         self.trials = TrialProgress(stream or sys.stderr, live=False if stream is not None else None)
@@ -153,7 +154,7 @@ class Campaign:
                 while len(running) < self.jobs:
                     cell = next((c for c in pending if self.providers[provider_of(c[1])].ready(now)
                                  and self.budget.allows(c[1])), None)
-                    if cell is None:
+                    if cell is None or self.out_of_disk():
                         break
                     pending.remove(cell)
                     self.providers[provider_of(cell[1])].running += 1
@@ -182,8 +183,19 @@ class Campaign:
         finally:
             pool.shutdown(wait=True)
 
+    def out_of_disk(self) -> bool:
+        """True once the disk is too full to start a cell (said once, and kept in campaign.jsonl)."""
+        if self.disk_note is None:
+            self.disk_note = disk_short(self.out)
+            if self.disk_note:
+                store.event(self.out, "disk_short", why=self.disk_note)
+                self.progress.note(self.disk_note)
+        return self.disk_note is not None
+
     def wake(self, pending: list, now: float):
-        """When a paused provider with a startable cell resumes; None when no such pause."""
+        """When a paused provider with a startable cell resumes; None when no such pause (or no room to start)."""
+        if self.disk_note:
+            return None
         times = [p.paused_until for c in pending for p in [self.providers[provider_of(c[1])]]
                  if not p.stopped and p.paused_until > now and self.budget.allows(c[1])]
         return min(times) if times else None
@@ -232,6 +244,7 @@ class Campaign:
         self.progress.close()
         stopped = {name: p.stopped for name, p in self.providers.items() if p.stopped}
         by_provider = [c for c in left if self.providers[provider_of(c[1])].stopped]
+        by_disk = [c for c in left if c not in by_provider] if self.disk_note else []
         counts, not_model = Counter(), []  # from disk: what other processes finished meanwhile counts too
         for c in cells:
             state, _, result = store.cell_state(store.cell_path(self.out, *c[1:]))
@@ -245,7 +258,8 @@ class Campaign:
                 "passed": counts["success"], "counted": finished - counts["infrastructure"] - counts["skipped"],
                 "spend_known": round(self.budget.known, 8), "unknown_priced_trials": self.budget.unknown_trials,
                 "unknown_priced_calls": self.budget.unknown_calls, "budget": self.spec.budget,
-                "not_started_budget": len(left) - len(by_provider), "not_started_provider": len(by_provider),
+                "not_started_budget": len(left) - len(by_provider) - len(by_disk),
+                "not_started_provider": len(by_provider), "not_started_disk": len(by_disk), "disk": self.disk_note,
                 "providers_stopped": stopped, "busy_elsewhere": len(self.busy), "harness_errors": self.harness_errors,
                 "resume": dict(self.resume), "not_the_model": not_model}
 

@@ -180,6 +180,8 @@ def cmd_bench(cfg, args) -> int:
           + (f"; {s['not_started_budget']} cell(s) not started: budget" if s["not_started_budget"] else ""))
     for name, why in s["providers_stopped"].items():
         print(f"{name}: stopped ({why}); {s['not_started_provider']} cell(s) not started - fix it and re-run")
+    if s["not_started_disk"]:
+        print(f"{s['not_started_disk']} cell(s) not started: {s['disk']}")
     if s["busy_elsewhere"]:
         print(f"{s['busy_elsewhere']} cell(s) were being run by another process")
     if s["harness_errors"]:

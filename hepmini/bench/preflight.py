@@ -1,4 +1,4 @@
-"""What `bench` checks and says around a run: stand-in faults up front, the resume line, and `--dry-run`.
+"""What `bench` checks and says around a run: stand-in faults up front, free disk, the resume line, `--dry-run`.
 
 `--dry-run` runs and writes nothing: it lists the cells a run would start (with why: never run, or to be
 cleared and re-run), whether the reference outputs would be rebuilt first, and a cost estimate per model:
@@ -6,14 +6,28 @@ the mean known cost of the model's finished trials in DIR (of the same step when
 its known price times the tokens of its finished trials; a model with neither is "unknown", never $0.
 """
 
+import shutil
 from collections import Counter, defaultdict
 from types import SimpleNamespace
+from typing import Optional
 
 from hepmini.bench import store
 from hepmini.errors import ConfigError
 
 NOT_THE_MODEL = ("infrastructure", "skipped")     # outcomes that say nothing about the model: always with a reason
 CLEARED = {"running": "killed", "final": "infrastructure"}   # a cell's state -> why a run moves it aside
+# Free bytes a cell is started with: its records, and the outputs copied out of its run. A trial that finds the
+# disk full ends `infrastructure` after its calls were paid for; better not to start it.
+DISK_NEEDED = 2**30
+
+
+def disk_short(out, needed: int = DISK_NEEDED) -> Optional[str]:
+    """Why no more cells may start (too little free space on `out`'s disk), or None when there is room."""
+    free = shutil.disk_usage(out).free
+    if free >= needed:
+        return None
+    return (f"only {free / 2**30:.2f} GiB free on the disk of {out} (a cell starts with {needed / 2**30:g} GiB); "
+            "no more cells started: free space, then run the same command again to resume")
 
 
 def check_standins(spec) -> None:

@@ -65,3 +65,15 @@ def test_the_layers_are_folders_and_a_cycle_would_be_caught():
     assert {layer_of(m) for m in GRAPH} == set(ALLOWED)
     with pytest.raises(graphlib.CycleError):
         graphlib.TopologicalSorter({"a": {"b"}, "b": {"a"}}).prepare()
+
+
+def test_the_readme_layout_names_every_module():
+    """The README's map of the package is the package: a module it does not name is a room nobody was told of."""
+    import re
+
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[:layout.index("\n```\n", layout.index("```") + 3)]
+    unnamed = [module_name(p) for p in sorted(PACKAGE.rglob("*.py"))
+               if p.stem not in ("__init__", "__main__") and not re.search(rf"\b{p.stem}\b", layout)]
+    assert unnamed == []

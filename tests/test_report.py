@@ -42,7 +42,8 @@ def test_report_writes_every_file_with_the_metrics(fixture_report):
     assert rows[0]["success_rate"] == "0.5" and rows[0]["pass@2"].startswith("0.833") and rows[0]["pass@5"] == ""
     assert rows[0]["cost_n_unknown"] == "1" and rows[0]["errors: semantic error"] == "1"
     md = (d / "summary.md").read_text()
-    assert f"| {OPENAI} | 50 ± 25 % (2/4) | 0 ± 0 % (0/1) |" in md
+    assert f"| {OPENAI} | 50 ± 25 % (2/4, 15–85 %) | 0 ± 0 % (0/1, 0–79 %) |" in md
+    assert "0/1 · 0–79 %" in (d / "report.html").read_text()     # the heatmap: "0 ± 0 %" of one trial, bounded
     # Table 1 per model, not pooled: openai fails twice in step1 and once in step3, claude once in step3
     assert f"Failures of {OPENAI} by error category" in md and f"Failures of {CLAUDE} by error category" in md
     assert "| **Total failures** | **2** | **1** |" in md and "| **Total failures** | **0** | **1** |" in md

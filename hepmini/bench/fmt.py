@@ -40,6 +40,15 @@ def pct(value, err=None) -> str:
     return f"{100 * value:.0f} ± {100 * err:.0f} %" if err is not None else f"{100 * value:.0f} %"
 
 
+def interval(lo, hi) -> str:
+    """A 95 % interval of a fraction as whole percentages: what "0 ± 0 %" of a few trials does not say.
+
+    >>> interval(0.0, 0.7935), interval(None, None)
+    ('0–79 %', '')
+    """
+    return "" if lo is None else f"{100 * lo:.0f}–{100 * hi:.0f} %"
+
+
 def num(value, digits=3) -> str:
     return "–" if value is None else f"{value:.{digits}g}"
 

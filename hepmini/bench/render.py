@@ -4,7 +4,7 @@ from hepmini.agent.models import is_standin
 from hepmini.agent.prompts import ERROR_CATEGORIES
 from hepmini.bench import charts, method, repeats, svg, trials
 from hepmini.bench.assets import CSS, LIVE_JS, TRIALS_JS
-from hepmini.bench.fmt import SCRIPTED_NOTE, breakable, mean_std_text, pct, shown, step_label
+from hepmini.bench.fmt import SCRIPTED_NOTE, breakable, interval, mean_std_text, pct, shown, step_label
 from hepmini.bench.sections import section_campaigns, section_classifier, section_provenance
 from hepmini.bench.svg import esc as _e
 
@@ -39,16 +39,18 @@ def fig_heatmap(s: dict) -> str:
             cells[(shown(c["model"]), step_label(c["step"]))] = (None, "–", f"{c['n_trials']} excluded", "", href)
             continue
         excluded = c["n_trials"] - c["n_counted"]
-        sub = f"{c['n_success']}/{c['n_counted']}" + (f" (+{excluded} excl.)" if excluded else "")
+        sub = f"{c['n_success']}/{c['n_counted']} · {interval(c['wilson_lo'], c['wilson_hi'])}" + \
+            (f" (+{excluded} excl.)" if excluded else "")
         tip = (f"{c['model']} {c['step']}: {c['n_success']}/{c['n_counted']}, Wilson 95% "
                f"[{100 * c['wilson_lo']:.0f}, {100 * c['wilson_hi']:.0f}] %; click for its trials")
         text = pct(c["success_rate"], c["success_err"])
         cells[(shown(c["model"]), step_label(c["step"]))] = (c["success_rate"], text, sub, tip, href)
     chart = charts.heatmap([shown(m) for m in s["models"]], [step_label(x) for x in s["steps"]], cells,
                            "Success rate per model and step", _note(s["models"]))
-    return _figure(chart, "Fig. 2a. Success fraction of each model–step pair, ± sqrt(p(1−p)/n); below it successes/"
-                   "counted trials. Infrastructure failures and skipped trials are excluded from n (shown as excl.). "
-                   "Hover a cell for its Wilson 95 % interval; click it for its trials (the table at the end).")
+    return _figure(chart, "Fig. 2a. Success fraction of each model–step pair, ± sqrt(p(1−p)/n) (0 when no trial or "
+                   "every trial passed, however few); below it successes/counted trials and the Wilson 95 % "
+                   "interval. Infrastructure failures and skipped trials are excluded from n (shown as excl.). "
+                   "Click a cell for its trials (the table at the end).")
 
 
 def fig_errors_by_model(s: dict) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hepmini.agent.models import is_standin
 from hepmini.bench import method, metrics, repeats, trials
-from hepmini.bench.fmt import mean_std_text, pct, shown, step_label
+from hepmini.bench.fmt import interval, mean_std_text, pct, shown, step_label
 from hepmini.files import atomic_write_text
 from hepmini.agent.prompts import ERROR_CATEGORIES
 from hepmini.bench.agreement import position_text
@@ -141,7 +141,8 @@ def summary_md(summary: dict) -> str:
     """Markdown tables for a paper: success per model × step, errors per model and step (Table 1), effort."""
     steps, cells = summary["steps"], {(c["model"], c["step"]): c for c in summary["cells"]}
     lines = ["# Campaign summary", "", "Success rate per model and step: mean ± sqrt(p(1-p)/n) (successes/counted "
-             "trials; infrastructure failures excluded). † = scripted stand-in, not a model result.", "",
+             "trials, Wilson 95 % interval; infrastructure failures excluded). † = scripted stand-in, not a model "
+             "result.", "",
              "| Model | " + " | ".join(step_label(s) for s in steps) + " |",
              "|---|" + "---:|" * len(steps)]
     for m in summary["models"]:
@@ -149,7 +150,8 @@ def summary_md(summary: dict) -> str:
         for s in steps:
             c = cells.get((m, s))
             row.append("–" if not c or not c["n_counted"] else
-                       f"{pct(c['success_rate'], c['success_err'])} ({c['n_success']}/{c['n_counted']})")
+                       f"{pct(c['success_rate'], c['success_err'])} ({c['n_success']}/{c['n_counted']}, "
+                       f"{interval(c['wilson_lo'], c['wilson_hi'])})")
         lines.append(f"| {shown(m)} | " + " | ".join(row) + " |")
     repeated = repeats.text(summary.get("repeats") or [])
     if repeated:

@@ -194,6 +194,30 @@ def test_quiet_streams_are_heard_too(tmp_path):
     assert "retry 1/6" in text and "HTTP 500" in text and "in / " in text
 
 
+def test_a_long_call_says_where_it_is_once_a_minute_in_a_log():
+    """Not a terminal (nohup, CI): a call of many minutes leaves a plain line a minute, not silence, nor a flood."""
+    from types import SimpleNamespace
+
+    from hepmini.agent.progress import Progress
+    from hepmini.llm.base import Usage
+
+    stream, now = io.StringIO(), [0.0]
+    listener = Progress(stream, live=False, clock=lambda: now[0]).trial("step1 trial 2").call("supervisor", 1)
+    events = [(0, "attempt", {"n": 1}), (40, "prompt", {"processed": 2048, "total": 5000}),
+              (75, "prompt", {"processed": 4096, "total": 5000})] + [(90 + t, "delta", {}) for t in range(0, 200, 2)]
+    for t, kind, info in events:
+        now[0] = t
+        listener(kind, **info)
+    lines = stream.getvalue().splitlines()
+    assert lines == ["[step1 trial 2] supervisor call 1: read 4096/5000 prompt tokens, 75 s",
+                     "[step1 trial 2] supervisor call 1: 24 tokens, 0.5 tok/s, 136 s",
+                     "[step1 trial 2] supervisor call 1: 54 tokens, 0.5 tok/s, 196 s",
+                     "[step1 trial 2] supervisor call 1: 84 tokens, 0.5 tok/s, 256 s"]
+    now[0] = 300
+    listener("done", reply=SimpleNamespace(usage=Usage(input=5000, output=100), attempts=[{}], finish_reason="stop"))
+    assert stream.getvalue().splitlines()[-1].startswith("[step1 trial 2] supervisor call 1: 5000 in / 100 out")
+
+
 @pytest.mark.parametrize("protocol", sorted(FAKES))
 @pytest.mark.parametrize("status", [302, 307, 308])
 def test_a_redirect_is_never_followed_and_the_key_never_leaves(protocol, status, tmp_path):

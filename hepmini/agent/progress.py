@@ -1,7 +1,8 @@
 """Live progress of agent trials: which trial, which call, tokens so far and tokens/s, each run's outcome.
 
 On a terminal the call under way is one line rewritten in place (at most twice a second); anywhere
-else (a pipe, a log file, CI) every event is one plain line. It all goes to stderr, so stdout keeps
+else (a pipe, a log file, CI) every event is one plain line, and a call under way says where it is once a
+minute (a local model's call takes many minutes: a log must not look hung). It all goes to stderr, so stdout keeps
 only the commands' results. Several trials may report at once (bench -j): lines are written whole.
 """
 
@@ -13,10 +14,11 @@ import time
 class Progress:
     """Where progress goes, and whether a line may be rewritten in place."""
 
-    def __init__(self, stream=None, live=None, clock=time.monotonic, interval: float = 0.5):
+    def __init__(self, stream=None, live=None, clock=time.monotonic, interval: float = 0.5, heartbeat: float = 60.0):
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.clock, self.interval, self.lock = clock, interval, threading.Lock()
+        self.heartbeat = heartbeat      # seconds between the plain "still at it" lines of one call
         self._open = False              # a live line is on screen, not yet ended
 
     def trial(self, label: str) -> "TrialProgress":
@@ -72,20 +74,21 @@ class _CallListener:
 
     def __init__(self, trial: TrialProgress, what: str):
         self.trial, self.what, self.sink = trial, what, trial.sink
-        self.start = self.first = self.shown = None
+        self.start = self.first = self.shown = self.beat = None
         self.pieces, self.attempt = 0, 1
 
     def __call__(self, kind: str, **info) -> None:
         now = self.sink.clock()
-        self.start = self.start if self.start is not None else now
+        if self.start is None:
+            self.start = self.beat = now
         if kind == "attempt":
             self.attempt = info.get("n", 1)
-            self.sink.status(f"[{self.trial.label}] {self.what}: sent (attempt {self.attempt}), reading the prompt ...")
+            self._show(now, f"{self.what}: sent (attempt {self.attempt}), reading the prompt ...")
         elif kind == "delta":
             self._delta(now)
         elif kind == "prompt":
-            self.sink.status(f"[{self.trial.label}] {self.what}: read {info.get('processed')}/{info.get('total')} "
-                             f"prompt tokens, {now - self.start:.0f} s")
+            self._show(now, f"{self.what}: read {info.get('processed')}/{info.get('total')} prompt tokens, "
+                            f"{now - self.start:.0f} s")
         elif kind == "retry":
             self.trial.say(f"{self.what}: {info.get('error')}; retry {info.get('n')}/{info.get('of')} in "
                            f"{info.get('wait', 0):.1f} s")
@@ -100,8 +103,15 @@ class _CallListener:
         if self.shown is None or now - self.shown >= self.sink.interval:
             self.shown = now
             pace = self.pieces / (now - self.first) if now > self.first else 0.0
-            self.sink.status(f"[{self.trial.label}] {self.what}: {self.pieces} tokens, {pace:.1f} tok/s, "
-                             f"{now - self.start:.0f} s")
+            self._show(now, f"{self.what}: {self.pieces} tokens, {pace:.1f} tok/s, {now - self.start:.0f} s")
+
+    def _show(self, now: float, text: str) -> None:
+        """Where the call is: the live line on a terminal; elsewhere a plain line once per heartbeat."""
+        if self.sink.live:
+            self.sink.status(f"[{self.trial.label}] {text}")
+        elif now - self.beat >= self.sink.heartbeat:
+            self.beat = now
+            self.trial.say(text)
 
     def _done(self, reply, now: float) -> None:
         u = reply.usage

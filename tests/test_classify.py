@@ -81,6 +81,9 @@ CRASHES = [
     (tb((SCRIPT, "<module>"), last="IndexError: index 7 is out of bounds for axis 1 with size 7"), SEMANTIC),
     (f'  File "{SCRIPT}", line 3\n    def f(\n         ^\nSyntaxError: \'(\' was never closed\n', SEMANTIC),
     (tb((SCRIPT, "<module>"), last="ModuleNotFoundError: No module named 'ROOT'"), OTHER),
+    (tb((SCRIPT, "<module>"), (LIB, "array"), ("/venv/lib/python3.11/site-packages/uproot/source/fsspec.py", "chunks"),
+        last="OSError: file '/t/scratch/data/GamGam/Data/data_B.GamGam.root' is closed"), SEMANTIC),  # after `with`
+    (tb((SCRIPT, "<module>"), last="OSError: [Errno 28] No space left on device"), OTHER),
     (tb((SCRIPT, "<module>"), ("/a.py", "f"), last="KeyError: 'photon_pt'") + "\nDuring handling of the above "
      "exception, another exception occurred:\n\n" + tb((SCRIPT, "<module>"), last="RuntimeError: reading failed"),
      BRANCH),

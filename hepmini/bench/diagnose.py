@@ -37,7 +37,7 @@ from hepmini.bench.agreement import CONTROLS
 from hepmini.files import atomic_write_json
 
 FORMAT = "hepmini-classification-1"
-RULES_VERSION = 2          # bump when a rule changes: cached classifications are then redone
+RULES_VERSION = 3          # bump when a rule changes: cached classifications are then redone
 CATEGORIES = prompts.ERROR_CATEGORIES
 WEIGHTS, DUMMY, CALLING, BRANCH, MISSING, SEMANTIC, OTHER = CATEGORIES
 LIMITS = ("token_limit", "cost_limit", "time_limit", "context_limit")   # loop ends that are limits
@@ -58,6 +58,9 @@ _BRANCH_TEXT = re.compile(r"has no branch|no field named|not found: '|KeyInFileE
 _CALLING_TEXT = re.compile(r"positional argument|keyword argument|required argument|takes \d+ |"
                            r"takes (no|exactly|at (most|least))|multiple values for argument|"
                            r"object is not callable|unexpected keyword|argument must be", re.IGNORECASE)
+# I/O on a file the code itself closed (uproot: "OSError: file '...' is closed" after its `with` block): the code's
+# logic, not the machine, though the exception's type is an environment one.
+_CLOSED_TEXT = re.compile(r"\bis closed\b|closed file", re.IGNORECASE)
 _ENVIRONMENT_TYPES = {"ModuleNotFoundError", "MemoryError", "KeyboardInterrupt", "SystemError",
                       "RecursionError", "OSError", "BrokenPipeError", "TimeoutError", "PermissionError"}
 
@@ -137,6 +140,8 @@ def _exception_rules(exc: dict, code: str) -> dict:
         return _verdict(CALLING, "missing-function", code, said, "called a function the module does not have")
     if name == "TypeError" and (_CALLING_TEXT.search(message) or evidence.in_library(exc["frames"])):
         return _verdict(CALLING, "bad-arguments", code, said, site)
+    if name in _ENVIRONMENT_TYPES and _CLOSED_TEXT.search(message):
+        return _verdict(SEMANTIC, "closed-file", code, said, "read a file after the code closed it")
     if name in _ENVIRONMENT_TYPES or name == "ImportError":
         return _verdict(OTHER, "environment", code, said, "an environment problem, not the analysis code")
     if _MISSING_TEXT.search(message):

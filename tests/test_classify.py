@@ -89,6 +89,7 @@ CRASHES = [
      BRANCH),
     ("Error: could not open inputs/arrays/bkgd.npy: No such file or directory\n", MISSING),
     ("something went badly\n", OTHER),
+    ("Error processing data/GamGam/Data/data_A.GamGam.root: name 'photon1_pt' is not defined\n", SEMANTIC),
 ]
 
 

@@ -60,6 +60,7 @@ _CALLING_TEXT = re.compile(r"positional argument|keyword argument|required argum
                            r"object is not callable|unexpected keyword|argument must be", re.IGNORECASE)
 # I/O on a file the code itself closed (uproot: "OSError: file '...' is closed" after its `with` block): the code's
 # logic, not the machine, though the exception's type is an environment one.
+_UNDEFINED_TEXT = re.compile(r"\bname '\w+' is not defined")
 _CLOSED_TEXT = re.compile(r"\bis closed\b|closed file", re.IGNORECASE)
 _ENVIRONMENT_TYPES = {"ModuleNotFoundError", "MemoryError", "KeyboardInterrupt", "SystemError",
                       "RecursionError", "OSError", "BrokenPipeError", "TimeoutError", "PermissionError"}
@@ -158,6 +159,8 @@ def _text_rules(text: str, code: str) -> dict:
         return _verdict(BRANCH, "missing-branch-text", code, line)
     if _CALLING_TEXT.search(text):
         return _verdict(CALLING, "bad-arguments-text", code, line)
+    if _UNDEFINED_TEXT.search(text):    # a NameError the code caught and printed: its own logic
+        return _verdict(SEMANTIC, "logic-error-text", code, line, "a name the code never defined")
     return _verdict(OTHER, "unrecognised-crash", code, line or "no output", "no recognisable error in the output")
 
 

@@ -58,9 +58,9 @@ _BRANCH_TEXT = re.compile(r"has no branch|no field named|not found: '|KeyInFileE
 _CALLING_TEXT = re.compile(r"positional argument|keyword argument|required argument|takes \d+ |"
                            r"takes (no|exactly|at (most|least))|multiple values for argument|"
                            r"object is not callable|unexpected keyword|argument must be", re.IGNORECASE)
+_UNDEFINED_TEXT = re.compile(r"\bname '\w+' is not defined")     # a NameError's words, printed by the code
 # I/O on a file the code itself closed (uproot: "OSError: file '...' is closed" after its `with` block): the code's
 # logic, not the machine, though the exception's type is an environment one.
-_UNDEFINED_TEXT = re.compile(r"\bname '\w+' is not defined")
 _CLOSED_TEXT = re.compile(r"\bis closed\b|closed file", re.IGNORECASE)
 _ENVIRONMENT_TYPES = {"ModuleNotFoundError", "MemoryError", "KeyboardInterrupt", "SystemError",
                       "RecursionError", "OSError", "BrokenPipeError", "TimeoutError", "PermissionError"}

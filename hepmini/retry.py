@@ -32,15 +32,18 @@ class RetryPolicy:
         return min(self.initial * 2 ** (failures - 1), self.cap) * (1 - self.jitter * rng())
 
 
+YEAR = 365 * 86400   # seconds; a server asking for longer names no real time
+
+
 def wait_text(seconds: float) -> str:
     """A server's asked-for wait in the unit a person reads it in; beyond a year it is no real time.
 
     >>> [wait_text(s) for s in (42, 150, 7200, 200000, 1e9)]
     ['42 s', '3 min', '2 h', '2.3 days', 'more than a year']
     """
+    if seconds >= YEAR:
+        return "more than a year"
     for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= 365 * 86400:
-            return "more than a year"
         if seconds >= 2 * size:
             value = seconds / size
             return f"{value:.1f} {unit}" if unit == "days" else f"{math.ceil(value):.0f} {unit}"

@@ -23,7 +23,7 @@ from hepmini.errors import BadRequest, MalformedResponse, ProviderError, Provide
 from hepmini.llm import sse
 from hepmini.llm.base import StreamError
 from hepmini.llm.errorbody import classify, clip, describe_error, error_status, is_error_object, scrub
-from hepmini.retry import RetryPolicy, server_wait, wait_text
+from hepmini.retry import YEAR, RetryPolicy, server_wait, wait_text
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class Call:
         if asked is not None and asked > self.policy.max_server_wait:
             raise self.give_up(*last, why=f"the server asks to wait {wait_text(asked)}, longer than hepmini "
                                           f"waits ({wait_text(self.policy.max_server_wait)})",
-                               fix="try again later" if asked >= 365 * 86400 else f"try again in {wait_text(asked)}")
+                               fix="try again later" if asked >= YEAR else f"try again in {wait_text(asked)}")
         wait = asked if asked else self.policy.backoff(n + 1, self.rng)
         source = source if asked else "backoff"
         if self.left() - wait < MIN_ATTEMPT:
